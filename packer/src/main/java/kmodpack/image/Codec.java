@@ -96,6 +96,28 @@ public enum Codec {
         }
     }
 
+    /**
+     * Decodes only the first {@code need} bytes of a block whose full length is {@code rawLen}.
+     * LZMA2 can stop part way; the other codecs decode the block whole.
+     */
+    void decompressPrefix(byte[] src, int srcLen, byte[] dst, int need, int rawLen, int blockSize) throws IOException {
+        if (this != XZ) {
+            byte[] whole = new byte[rawLen];
+            decompress(src, srcLen, whole, rawLen, blockSize);
+            System.arraycopy(whole, 0, dst, 0, need);
+            return;
+        }
+        try (InputStream in = new LZMA2InputStream(new ByteArrayInputStream(src, 0, srcLen), xzDictSize(blockSize))) {
+            if (in.readNBytes(dst, 0, need) != need) {
+                throw new ImageException("xz block decodes to the wrong length");
+            }
+        } catch (ImageException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new ImageException("xz data is damaged", e);
+        }
+    }
+
     /** Decodes exactly {@code rawLen} bytes into {@code dst}; any mismatch is damage. */
     void decompress(byte[] src, int srcLen, byte[] dst, int rawLen, int blockSize) throws IOException {
         switch (this) {

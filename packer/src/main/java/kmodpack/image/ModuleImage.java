@@ -17,9 +17,11 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 
 /**
@@ -494,8 +496,8 @@ public final class ModuleImage implements Closeable {
     }
 
     /**
-     * The whole content of a regular file. Blocks of a file that spans several are decoded in
-     * parallel where there are spare cores.
+     * The whole content of a regular file. The blocks of a file that spans several are decoded
+     * on spare cores at the same time, and the block it ends in only as far as the file goes.
      */
     public byte[] readAllBytes(ImageEntry file) throws IOException {
         requireFile(file);
@@ -506,43 +508,72 @@ public final class ModuleImage implements Closeable {
         if (out.length == 0) {
             return out;
         }
-        int first = (int) (file.location / blockSize);
-        int last = (int) ((file.location + out.length - 1) / blockSize);
-        if (last > first && Runtime.getRuntime().availableProcessors() > 1) {
-            prefetch(file, first + 1, last);
+        long start = file.location;
+        long end = start + out.length;
+        int first = (int) (start / blockSize);
+        int count = (int) ((end - 1) / blockSize) - first + 1;
+        AtomicInteger next = new AtomicInteger();
+        // Each worker takes the next block not yet taken: the caller, plus helpers on spare cores.
+        Callable<Void> worker = () -> {
+            for (int k; (k = next.getAndIncrement()) < count; ) {
+                int b = first + k;
+                long blockStart = (long) b * blockSize;
+                int need = (int) Math.min(blockSize, end - blockStart);
+                byte[] raw = need < rawLength(b) ? cachedOrPrefix(b, need) : block(b);
+                int from = (int) Math.max(0, start - blockStart);
+                System.arraycopy(raw, from, out, (int) (blockStart + from - start), need - from);
+            }
+            return null;
+        };
+        int helpers = Math.min(count - 1, Runtime.getRuntime().availableProcessors() - 1);
+        List<ForkJoinTask<Void>> tasks = new ArrayList<>();
+        for (int i = 0; i < helpers; i++) {
+            tasks.add(ForkJoinPool.commonPool().submit(worker));
         }
-        read(file, 0, out, 0, out.length);
+        try {
+            worker.call();
+            for (ForkJoinTask<Void> t : tasks) {
+                t.get();
+            }
+        } catch (ExecutionException e) {
+            throw rethrow(file, e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted");
+        } catch (Exception e) {
+            throw rethrow(file, e);
+        }
         return out;
     }
 
-    /** Decodes blocks in the background so that the caller's sequential pass finds them cached. */
-    private void prefetch(ImageEntry file, int from, int to) throws IOException {
-        List<CompletableFuture<byte[]>> pending = new ArrayList<>();
-        for (int b = from; b <= to; b += 2) {
-            int blockNo = b;
-            pending.add(CompletableFuture.supplyAsync(() -> {
-                try {
-                    return block(blockNo);
-                } catch (IOException e) {
-                    throw new CompletionException(e);
-                }
-            }, ForkJoinPool.commonPool()));
-        }
-        // Odd blocks are decoded by the caller meanwhile; wait for the others before reading on.
-        for (int b = from + 1; b <= to; b += 2) {
-            try {
-                block(b);
-            } catch (ImageException e) {
-                throw new ImageException(path(file) + ": " + e.getMessage(), e);
+    private ImageException rethrow(ImageEntry file, Throwable cause) throws IOException {
+        // The pool wraps a helper's checked exception in RuntimeExceptions, sometimes twice.
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof IOException) {
+                cause = t;
+                break;
             }
         }
-        for (CompletableFuture<byte[]> f : pending) {
-            try {
-                f.join();
-            } catch (CompletionException e) {
-                throw new ImageException(path(file) + ": " + e.getCause().getMessage(), e.getCause());
+        if (cause instanceof ImageException) {
+            return new ImageException(path(file) + ": " + cause.getMessage(), cause);
+        }
+        if (cause instanceof IOException io) {
+            throw io;
+        }
+        if (cause instanceof RuntimeException re) {
+            throw re;
+        }
+        throw new IOException(cause);
+    }
+
+    private byte[] cachedOrPrefix(int b, int need) throws IOException {
+        synchronized (cache) {
+            byte[] hit = cache.get(b);
+            if (hit != null) {
+                return hit;
             }
         }
+        return decodeBlock(b, need);
     }
 
     /** A stream over a regular file's content. */
@@ -606,7 +637,7 @@ public final class ModuleImage implements Closeable {
                 return hit;
             }
         }
-        byte[] raw = decodeBlock(b);
+        byte[] raw = decodeBlock(b, rawLength(b));
         synchronized (cache) {
             cache.put(b, raw);
             if (cache.size() > cacheCapacity) {
@@ -618,8 +649,16 @@ public final class ModuleImage implements Closeable {
         return raw;
     }
 
-    /** Reads, checks and decodes one block without touching the cache. */
-    byte[] decodeBlock(int b) throws IOException {
+    private int rawLength(int b) {
+        return (int) Math.min(blockSize, dataLength - (long) b * blockSize);
+    }
+
+    /**
+     * Reads, checks and decodes the first {@code need} bytes of a block, without touching the
+     * cache. The stored checksum is always checked; the raw one only when the whole block is
+     * decoded (it covers the whole block), which FORMAT.md allows.
+     */
+    byte[] decodeBlock(int b, int need) throws IOException {
         int stored = blockStoredLength[b];
         byte[] buf = new byte[stored];
         try {
@@ -630,15 +669,20 @@ public final class ModuleImage implements Closeable {
         if (crc(buf, 0, stored) != blockStoredCrc[b]) {
             throw new ImageException("damaged block " + b + " (checksum mismatch)");
         }
-        int rawLength = (int) Math.min(blockSize, dataLength - (long) b * blockSize);
-        byte[] raw = new byte[rawLength];
+        int rawLength = rawLength(b);
+        boolean whole = need >= rawLength;
+        byte[] raw = new byte[whole ? rawLength : need];
         Codec c = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0 ? Codec.NONE : codec;
         try {
-            c.decompress(buf, stored, raw, rawLength, blockSize);
+            if (whole) {
+                c.decompress(buf, stored, raw, rawLength, blockSize);
+            } else {
+                c.decompressPrefix(buf, stored, raw, need, rawLength, blockSize);
+            }
         } catch (ImageException e) {
             throw new ImageException("damaged block " + b + " (" + e.getMessage() + ")");
         }
-        if (crc(raw, 0, rawLength) != blockRawCrc[b]) {
+        if (whole && crc(raw, 0, rawLength) != blockRawCrc[b]) {
             throw new ImageException("damaged block " + b + " (checksum mismatch after decoding)");
         }
         return raw;
@@ -665,7 +709,7 @@ public final class ModuleImage implements Closeable {
         List<String> damagedBlocks = new ArrayList<>();
         for (int b = 0; b < n; b++) {
             try {
-                decodeBlock(b);
+                decodeBlock(b, rawLength(b));
             } catch (IOException e) {
                 bad[b] = true;
                 damagedBlocks.add(e.getMessage());
