@@ -31,7 +31,10 @@ final class BuildCommand implements Callable<Integer> {
     Integer level;
 
     @Option(names = "--block-size", paramLabel = "SIZE", description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
-    String blockSize = "1M";
+    String blockSize;
+
+    @Option(names = "--best", description = "Smallest image, slower to pack and to read one module: xz level 9 with 4M blocks (unless --level or --block-size say otherwise).")
+    boolean best;
 
     @Option(names = {"-j", "--threads"}, paramLabel = "N", description = "Compression threads (default: number of cores). The image is the same whatever N.")
     int threads = Runtime.getRuntime().availableProcessors();
@@ -39,7 +42,13 @@ final class BuildCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Codec c = Codec.byName(codec);
-        long bs = Units.parseSize(blockSize);
+        if (best && c != Codec.XZ) {
+            throw new IllegalArgumentException("--best goes with --codec xz");
+        }
+        if (level == null && best) {
+            level = c.maxLevel;
+        }
+        long bs = blockSize != null ? Units.parseSize(blockSize) : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
         if (bs > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("block size " + blockSize + " is too large");
         }
@@ -62,6 +71,9 @@ final class BuildCommand implements Callable<Integer> {
                 out, s.entries(), s.files(), Units.mb(s.dataLength()), Units.mb(s.imageLength()),
                 s.dataLength() == 0 ? 100.0 : 100.0 * s.imageLength() / s.dataLength(), c.displayName(),
                 Units.binary(bs), secs);
+        if (c == Codec.XZ && !kmodpack.image.Codec.nativeXzEncoder()) {
+            System.err.println("kmodpack: note: liblzma was not found; the built-in xz encoder is about 1.3 times slower");
+        }
         return 0;
     }
 }

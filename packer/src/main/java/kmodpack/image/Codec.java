@@ -58,8 +58,29 @@ public enum Codec {
         throw new IllegalArgumentException("unknown codec '" + name + "' (choose xz, lz4 or none)");
     }
 
+    /** Whether xz blocks are packed by the system's liblzma (faster) rather than in Java. */
+    public static boolean nativeXzEncoder() {
+        return NativeLzma.available();
+    }
+
     public String displayName() {
         return name().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * Match finder limits for xz level 6, the default; other levels are the xz presets as they
+     * are. Measured on Debian's module trees: nice length 32 and depth 8 cost about 1.7% of
+     * image size against preset 6's 64 and 48, and save about a fifth of the packing time.
+     */
+    static final int XZ_NICE_LEN = 32;
+    static final int XZ_DEPTH = 8;
+
+    private static int niceLen(int level) {
+        return level == 6 ? XZ_NICE_LEN : 0;
+    }
+
+    private static int depth(int level) {
+        return level == 6 ? XZ_DEPTH : 0;
     }
 
     /** LZMA2 dictionary for a block: no larger than the block needs, no smaller than LZMA2 allows. */
@@ -83,8 +104,16 @@ public enum Codec {
                 return n < len ? Arrays.copyOf(out, n) : null;
             }
             case XZ: {
+                int dict = xzDictSize(blockSize);
+                if (NativeLzma.available()) {
+                    return NativeLzma.compress(src, len, level, dict, niceLen(level), depth(level));
+                }
                 LZMA2Options opts = new LZMA2Options(level);
-                opts.setDictSize(xzDictSize(blockSize));
+                opts.setDictSize(dict);
+                if (level == 6) {
+                    opts.setNiceLen(XZ_NICE_LEN);
+                    opts.setDepthLimit(XZ_DEPTH);
+                }
                 ByteArrayOutputStream bos = new ByteArrayOutputStream(len / 3 + 64);
                 try (var out = opts.getOutputStream(new FinishableWrapperOutputStream(bos))) {
                     out.write(src, 0, len);

@@ -1,0 +1,90 @@
+package kmodpack.image;
+
+import com.sun.jna.Library;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
+
+/**
+ * LZMA2 encoding through the system's liblzma (the library behind the xz tool), called with JNA.
+ * It packs about 1.3 times faster than the pure-Java encoder on kernel modules, which is the
+ * difference between packing slower or faster than mksquashfs. Its output is an ordinary raw
+ * LZMA2 stream; reading never needs it. Where liblzma cannot be loaded, the Java encoder is used.
+ */
+final class NativeLzma {
+    private NativeLzma() {
+    }
+
+    private interface LibLzma extends Library {
+        /** Fills an lzma_options_lzma from a preset; returns true on failure. */
+        byte lzma_lzma_preset(Pointer options, int preset);
+
+        int lzma_raw_buffer_encode(Pointer filters, Pointer allocator, byte[] in, long inSize,
+                                   byte[] out, LongByReference outPos, long outSize);
+    }
+
+    private static final long LZMA_FILTER_LZMA2 = 0x21L;
+    private static final long LZMA_VLI_UNKNOWN = -1L;
+    private static final int LZMA_OK = 0;
+    private static final int LZMA_BUF_ERROR = 10;
+
+    // Offsets in lzma_options_lzma (LP64: x86_64 and aarch64 alike); see lzma/lzma12.h.
+    private static final int OPT_DICT_SIZE = 0;
+    private static final int OPT_NICE_LEN = 36;
+    private static final int OPT_DEPTH = 44;
+    /** The struct is 112 bytes in liblzma 5.x; room to spare for its reserved fields. */
+    private static final int OPT_SIZE = 256;
+
+    private static final LibLzma LIB = load();
+
+    private static LibLzma load() {
+        if (Boolean.getBoolean("kmodpack.javaLzma")) {
+            return null;
+        }
+        try {
+            return Native.load("lzma", LibLzma.class);
+        } catch (Throwable t) {
+            return null;
+        }
+    }
+
+    static boolean available() {
+        return LIB != null;
+    }
+
+    /**
+     * Compresses with an xz preset and the given overrides (0 keeps the preset's value); returns
+     * null when the output would not fit in {@code len} bytes (the caller stores the block raw).
+     */
+    static byte[] compress(byte[] src, int len, int preset, int dictSize, int niceLen, int depth) {
+        Memory options = new Memory(OPT_SIZE);
+        options.clear();
+        if (LIB.lzma_lzma_preset(options, preset) != 0) {
+            throw new IllegalArgumentException("liblzma refused preset " + preset);
+        }
+        options.setInt(OPT_DICT_SIZE, dictSize);
+        if (niceLen > 0) {
+            options.setInt(OPT_NICE_LEN, niceLen);
+        }
+        if (depth > 0) {
+            options.setInt(OPT_DEPTH, depth);
+        }
+        // lzma_filter[2]: {LZMA2, &options}, {LZMA_VLI_UNKNOWN, NULL}
+        Memory filters = new Memory(32);
+        filters.setLong(0, LZMA_FILTER_LZMA2);
+        filters.setPointer(8, options);
+        filters.setLong(16, LZMA_VLI_UNKNOWN);
+        filters.setPointer(24, Pointer.NULL);
+        byte[] out = new byte[len];
+        LongByReference pos = new LongByReference(0);
+        int ret = LIB.lzma_raw_buffer_encode(filters, Pointer.NULL, src, len, out, pos, out.length);
+        if (ret == LZMA_BUF_ERROR) {
+            return null;
+        }
+        if (ret != LZMA_OK) {
+            throw new IllegalStateException("liblzma failed with code " + ret);
+        }
+        return java.util.Arrays.copyOf(out, (int) pos.getValue());
+    }
+}
