@@ -6,7 +6,7 @@ public final class Errno {
 
     public static final int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENOEXEC = 8, EBADF = 9, EAGAIN = 11,
             ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, ENODEV = 19, EINVAL = 22, ETXTBSY = 26,
-            EFBIG = 27, ENOSPC = 28, ENOSYS = 38, EBADMSG = 74, EOPNOTSUPP = 95, EKEYREJECTED = 129;
+            EFBIG = 27, ENOSPC = 28, ENOSYS = 38, ELOOP = 40, EBADMSG = 74, EOPNOTSUPP = 95, EKEYREJECTED = 129;
 
     /** glibc's strerror text, for messages that modprobe prints with %m. */
     public static String strerror(int errno) {
@@ -29,6 +29,7 @@ public final class Errno {
             case EFBIG -> "File too large";
             case ENOSPC -> "No space left on device";
             case ENOSYS -> "Function not implemented";
+            case ELOOP -> "Too many levels of symbolic links";
             case EBADMSG -> "Bad message";
             case EOPNOTSUPP -> "Operation not supported";
             case EKEYREJECTED -> "Key was rejected by service";

@@ -267,7 +267,22 @@ public final class Modprobe {
         return 0;
     }
 
+    /**
+     * Modules being removed right now. Soft dependencies can form a cycle, which sends modprobe
+     * into endless recursion; here a module already on the way out is not entered again.
+     */
+    private final java.util.Set<String> removing = new java.util.HashSet<>();
+
     private int rmmodModule(Kmod.Module mod, int flags) {
+        if (!removing.add(mod.name())) return 0;
+        try {
+            return rmmodModule0(mod, flags);
+        } finally {
+            removing.remove(mod.name());
+        }
+    }
+
+    private int rmmodModule0(Kmod.Module mod, int flags) {
         String name = mod.name();
         List<Kmod.Module> pre = List.of(), post = List.of();
         String cmd = null;
