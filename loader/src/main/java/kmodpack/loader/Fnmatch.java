@@ -68,73 +68,211 @@ public final class Fnmatch {
     }
 
     private static final int UNTERMINATED = -2;
+    /** glibc's limit on a character class name. */
+    private static final int CHAR_CLASS_MAX_LENGTH = 256;
+
+    /** The pattern character at i, or NUL past the end, as C code sees it. */
+    private static char at(String p, int i) {
+        return i < p.length() ? p.charAt(i) : '\0';
+    }
 
     /**
-     * Matches {@code ch} against the bracket expression starting just after '['. Returns the
-     * pattern index after the closing ']' on a match, -1 on no match, {@link #UNTERMINATED} if
-     * there is no closing ']'.
+     * Matches {@code fn} against the bracket expression whose '[' is just before {@code pi}, the
+     * way glibc scans it: elements are tried in order and only after a match is the rest skipped
+     * up to ']'. Returns the pattern index after the expression when it matches, -1 when not,
+     * {@link #UNTERMINATED} when the '[' turned out to be an ordinary character.
      */
-    private static int bracket(String p, int pi, char ch) {
-        final int pn = p.length();
-        boolean negate = false;
-        if (pi < pn && (p.charAt(pi) == '!' || p.charAt(pi) == '^')) {
-            negate = true;
-            pi++;
-        }
+    private static int bracket(String p, int pi, char fn) {
+        boolean not = at(p, pi) == '!' || at(p, pi) == '^';
+        if (not) pi++;
+        char c = at(p, pi++);
         boolean matched = false;
-        boolean first = true;
-        while (true) {
-            if (pi >= pn) return UNTERMINATED;
-            char c = p.charAt(pi++);
-            if (c == ']' && !first) break;
-            first = false;
+        scan:
+        for (;;) {
+            char cold;
             if (c == '\\') {
-                if (pi >= pn) return UNTERMINATED;
-                c = p.charAt(pi++);
-            } else if (c == '[' && pi < pn && p.charAt(pi) == ':') {
-                int end = p.indexOf(":]", pi + 1);
-                if (end < 0) return UNTERMINATED;
-                String cls = p.substring(pi + 1, end);
-                Boolean in = inClass(cls, ch);
-                if (in == null) return -1; // unknown class: glibc says no match
-                if (in) matched = true;
-                pi = end + 2;
+                if (at(p, pi) == '\0') return -1;
+                c = at(p, pi++);
+                // an escaped character is an ordinary one, and may start a range
+            } else if (c == '[' && at(p, pi) == ':') {
+                int startp = pi;
+                StringBuilder name = new StringBuilder();
+                boolean isClass = true;
+                for (;;) {
+                    if (name.length() == CHAR_CLASS_MAX_LENGTH) return -1;
+                    char d = at(p, ++pi);
+                    if (d == ':' && at(p, pi + 1) == ']') {
+                        pi += 2;
+                        break;
+                    }
+                    if (d < 'a' || d >= 'z') {
+                        // cannot be a class name: the '[' is an ordinary member
+                        pi = startp;
+                        c = '[';
+                        isClass = false;
+                        break;
+                    }
+                    name.append(d);
+                }
+                if (isClass) {
+                    Boolean in = inClass(name.toString(), fn);
+                    if (in == null) return -1; // unknown class name
+                    if (in) {
+                        matched = true;
+                        break scan;
+                    }
+                    c = at(p, pi++);
+                    if (c == ']') break;
+                    continue;
+                }
+            } else if (c == '[' && at(p, pi) == '=') {
+                int startp = pi;
+                char e = at(p, ++pi);
+                if (e != '\0' && at(p, pi + 1) == '=' && at(p, pi + 2) == ']') {
+                    pi += 3;
+                    if (fn == e) {
+                        matched = true;
+                        break scan;
+                    }
+                    c = at(p, pi++);
+                    if (c == ']') break;
+                    continue;
+                }
+                pi = startp;
+                c = '[';
+            } else if (c == '\0') {
+                return UNTERMINATED;
+            } else if (c == '[' && at(p, pi) == '.') {
+                int startp = pi;
+                int len = 0;
+                for (;;) {
+                    char d = at(p, ++pi);
+                    if (d == '.' && at(p, pi + 1) == ']') {
+                        pi += 2;
+                        break;
+                    }
+                    if (d == '\0') return -1;
+                    len++;
+                }
+                boolean isRange = at(p, pi) == '-' && at(p, pi + 1) != '\0';
+                if (len != 1) return -1; // the C locale names no collating elements
+                char sym = at(p, startp + 1);
+                if (!isRange && fn == sym) {
+                    matched = true;
+                    break scan;
+                }
+                cold = sym;
+                c = at(p, pi++);
+                int r = range(p, pi, c, cold, fn);
+                if (r == -1) return -1;
+                if (r == MATCHED) {
+                    matched = true;
+                    break scan;
+                }
+                if (r >= 0) {
+                    pi = r;
+                    c = at(p, pi++);
+                }
+                if (c == ']') break;
                 continue;
-            } else if (c == '[' && pi < pn && (p.charAt(pi) == '=' || p.charAt(pi) == '.')) {
-                char kind = p.charAt(pi);
-                // [=c=] and [.c.] name a single character in the C locale.
-                if (pi + 3 < pn && p.charAt(pi + 2) == kind && p.charAt(pi + 3) == ']') {
-                    c = p.charAt(pi + 1);
-                    pi += 4;
-                    if (kind == '=') {
-                        if (c == ch) matched = true;
-                        continue;
-                    }
-                } else {
-                    return -1;
-                }
             }
-            // Range c-d, unless '-' is the last character before ']'.
-            if (pi + 1 < pn && p.charAt(pi) == '-' && p.charAt(pi + 1) != ']') {
-                char hi = p.charAt(pi + 1);
-                pi += 2;
-                if (hi == '\\') {
-                    if (pi >= pn) return UNTERMINATED;
-                    hi = p.charAt(pi++);
-                } else if (hi == '[' && pi < pn && p.charAt(pi) == '.') {
-                    if (pi + 2 < pn && p.charAt(pi + 2) == '.' && pi + 3 < pn && p.charAt(pi + 3) == ']') {
-                        hi = p.charAt(pi + 1);
-                        pi += 4;
-                    } else {
-                        return -1;
-                    }
-                }
-                if (c <= ch && ch <= hi) matched = true;
-            } else if (c == ch) {
+            // an ordinary member, possibly the start of a range
+            boolean isRange = at(p, pi) == '-' && at(p, pi + 1) != '\0' && at(p, pi + 1) != ']';
+            if (!isRange && c == fn) {
                 matched = true;
+                break;
             }
+            cold = c;
+            c = at(p, pi++);
+            int r = range(p, pi, c, cold, fn);
+            if (r == -1) return -1;
+            if (r == MATCHED) {
+                matched = true;
+                break;
+            }
+            if (r >= 0) {
+                pi = r;
+                c = at(p, pi++);
+            }
+            if (c == ']') break;
         }
-        return matched != negate ? pi : -1;
+        if (!matched) return not ? pi : -1;
+        // Skip the rest of the expression; an unterminated one loses here.
+        for (;;) {
+            char c2 = at(p, pi++);
+            if (c2 == '\0') return UNTERMINATED; // glibc 2.36: the '[' is then an ordinary character
+            if (c2 == '\\') {
+                if (at(p, pi) == '\0') return -1;
+                pi++;
+            } else if (c2 == '[' && at(p, pi) == ':') {
+                int startp = pi;
+                int n = 0;
+                boolean skipped = false;
+                for (;;) {
+                    char d = at(p, ++pi);
+                    if (++n == CHAR_CLASS_MAX_LENGTH) return -1;
+                    if (d == ':' && at(p, pi + 1) == ']') break;
+                    if (d < 'a' || d >= 'z') {
+                        pi = startp;
+                        skipped = true;
+                        break;
+                    }
+                }
+                if (skipped) continue;
+                pi += 2;
+                c2 = at(p, pi++);
+            } else if (c2 == '[' && at(p, pi) == '=') {
+                char d = at(p, ++pi);
+                if (d == '\0') return -1;
+                d = at(p, ++pi);
+                if (d != '=' || at(p, pi + 1) != ']') return -1;
+                pi += 2;
+                c2 = at(p, pi++);
+            } else if (c2 == '[' && at(p, pi) == '.') {
+                ++pi;
+                for (;;) {
+                    char d = at(p, ++pi);
+                    if (d == '\0') return -1;
+                    if (d == '.' && at(p, pi + 1) == ']') break;
+                }
+                pi += 2;
+                c2 = at(p, pi++);
+            }
+            if (c2 == ']') break;
+        }
+        return not ? -1 : pi;
+    }
+
+    private static final int MATCHED = -3, NO_RANGE = -4;
+
+    /**
+     * After a member {@code cold}, {@code c} is the next pattern character (already consumed, pi
+     * is past it). If it is '-' not followed by ']', this is a range: returns MATCHED, -1 (the
+     * pattern loses), or the index just past the range's end. Otherwise NO_RANGE.
+     */
+    private static int range(String p, int pi, char c, char cold, char fn) {
+        if (c != '-' || at(p, pi) == ']') return NO_RANGE;
+        char cend = at(p, pi++);
+        if (cend == '[' && at(p, pi) == '.') {
+            int startp = pi;
+            int len = 0;
+            for (;;) {
+                char d = at(p, ++pi);
+                if (d == '.' && at(p, pi + 1) == ']') {
+                    pi += 2;
+                    break;
+                }
+                if (d == '\0') return -1;
+                len++;
+            }
+            if (len != 1) return -1;
+            cend = at(p, startp + 1);
+        } else {
+            if (cend == '\\') cend = at(p, pi++);
+            if (cend == '\0') return -1;
+        }
+        if (cold <= fn && fn <= cend) return MATCHED;
+        return pi;
     }
 
     private static Boolean inClass(String cls, char ch) {
