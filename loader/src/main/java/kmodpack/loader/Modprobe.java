@@ -123,10 +123,15 @@ public final class Modprobe {
         return err;
     }
 
+    /**
+     * Live or builtin, as libkmod decides. A module still coming is not skipped: the kernel
+     * waits for it and answers EEXIST, which counts as success. A /sys/module directory without
+     * initstate is usually a builtin of the running kernel that has parameters; loading over it
+     * gets the kernel's own answer, as with modprobe.
+     */
     private boolean inKernel(Kmod.Module m) {
         if (m.isBuiltin()) return true;
-        Kernel.InitState s = kernel.initState(m.name());
-        return s == Kernel.InitState.LIVE || s == Kernel.InitState.COMING;
+        return kernel.initState(m.name()) == Kernel.InitState.LIVE;
     }
 
     /** libkmod's kmod_module_probe_insert_module with modprobe's flags. */
