@@ -115,7 +115,16 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
     }
 
+    /** Bad usage is one line, as modprobe's own, not the whole help. */
+    static CommandLine configure(CommandLine cl) {
+        return cl.setParameterExceptionHandler((ex, argv) -> {
+            ex.getCommandLine().getErr().println("modprobe: " + ex.getMessage() + " (see --help)");
+            return 1;
+        });
+    }
+
+    /** Runs the command on its own, without the other subcommands: the quickest start. */
     public static void main(String[] argv) {
-        System.exit(new CommandLine(new ModprobeCommand()).execute(argv));
+        System.exit(configure(new CommandLine(new ModprobeCommand())).execute(argv));
     }
 }
