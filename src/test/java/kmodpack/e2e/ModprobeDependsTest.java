@@ -159,6 +159,14 @@ class ModprobeDependsTest {
         names.addAll(moduleNames(t));
         names.addAll(aliasNames(t));
         compareInChunks(t, opts, names);
+    }
+
+    @Test
+    void singleRunsWithTheTestConfiguration() throws Exception {
+        Tree t = tree("amd64");
+        ModprobeCli.prepareImage(jar, t.root(), t.version(), tmp);
+        Path conf = TestConfig.write(tmp.resolve("conf-single"));
+        List<String> opts = List.of("-C", conf.resolve("modprobe.d").toString(), "-C", conf.resolve("single.conf").toString());
         // Without -a: parameters from the command line, and each name on its own.
         for (String name : TestConfig.NAMES) {
             List<String> args = new ArrayList<>(List.of("-D", name));
@@ -196,18 +204,50 @@ class ModprobeDependsTest {
     static final class ModprobeCli {
         private ModprobeCli() {}
 
+        private static final java.util.Map<String, Path> IMAGES = new java.util.HashMap<>();
+
+        /** kmodpack modprobe as a user runs it: the packaged jar's subcommand. */
         static List<String> command(Path jar) {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            return List.of(java, "-cp", jar.toString(), "kmodpack.cli.ModprobeCommand");
+            return List.of(java, "-XX:TieredStopAtLevel=1", "-jar", jar.toString(), "modprobe");
         }
 
-        /** The module store for a tree: the unpacked module directory. */
+        private static Path imageDir;
+
+        /** Images outlive each test class's temporary directory: each tree is packed once per run. */
+        private static synchronized Path imageDir() throws IOException {
+            if (imageDir == null) {
+                Path d = Files.createTempDirectory("kmodpack-modprobe-e2e");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    try (var files = Files.walk(d)) {
+                        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                    } catch (IOException ignored) {
+                        // best effort: the directory is temporary
+                    }
+                }));
+                imageDir = d;
+            }
+            return imageDir;
+        }
+
+        /** The image packed from a tree by {@link #prepareImage}. */
         static Path image(Path root, String version) {
-            return root.resolve("lib/modules/" + version);
+            Path p = IMAGES.get(root + " " + version);
+            if (p == null) throw new IllegalStateException("no image packed for " + root);
+            return p;
         }
 
-        static void prepareImage(Path jar, Path root, String version, Path work) {
-            // the unpacked directory is used as it is
+        /** Packs the tree once per test run (fast LZ4: resolution does not depend on the codec). */
+        static synchronized void prepareImage(Path jar, Path root, String version, Path work) throws Exception {
+            String key = root + " " + version;
+            if (IMAGES.containsKey(key)) return;
+            Path out = imageDir().resolve(root.getParent().getFileName() + "-modules-" + version + ".img");
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process p = new ProcessBuilder(java, "-jar", jar.toString(), "build", "-b", root.toString(), "-o", out.toString(),
+                    "--codec", "lz4", "--level", "0", version)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            assertEquals(0, p.waitFor(), "kmodpack build " + root);
+            IMAGES.put(key, out);
         }
     }
 

@@ -9,7 +9,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.nio.file.Path;
 import kmodpack.loader.Host;
+import kmodpack.loader.ImageModuleTree;
+import kmodpack.loader.ModuleTree;
 import kmodpack.loader.LinuxSyscalls;
 import kmodpack.loader.ModprobeArgs;
 import kmodpack.loader.ModprobeRun;
@@ -25,9 +28,17 @@ public final class ModprobeCommand implements Callable<Integer> {
     @Unmatched
     List<String> argv = new ArrayList<>();
 
-    /** Opens a packed image; replaced where the image format is known. */
-    static ModprobeRun.ImageOpener opener = file -> {
-        throw new IOException("not a module directory, and image files are not readable yet");
+    /** Packed images are opened with the image reader; the kernel version comes from the image. */
+    static final ModprobeRun.ImageOpener OPENER = new ModprobeRun.ImageOpener() {
+        @Override
+        public ModuleTree open(Path file) throws IOException {
+            return ImageModuleTree.open(file);
+        }
+
+        @Override
+        public String versionOf(ModuleTree tree) {
+            return ((ImageModuleTree) tree).kernelVersion();
+        }
     };
 
     @Override
@@ -53,7 +64,7 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
         Host host = a.hostRoot == null ? Host.real() : Host.under(a.hostRoot);
         try {
-            return ModprobeRun.run(a.options, a.args, a.source, host, opener, LinuxSyscalls::new, out, err);
+            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, LinuxSyscalls::new, out, err);
         } catch (ModprobeRun.SetupException e) {
             err.println("modprobe: FATAL: " + e.getMessage());
             if (a.debug) e.printStackTrace(err);
