@@ -227,11 +227,7 @@ public final class Kmod {
     /** A dependency named by its path; null if the file is missing or clashes with a known path. */
     private Module moduleFromPath(String path) {
         String rel = path.startsWith(dirname + "/") ? path.substring(dirname.length() + 1) : null;
-        try {
-            if (rel == null || !tree.isFile(rel)) return null;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        if (rel == null || !isFile(rel)) return null;
         int slash = path.lastIndexOf('/');
         String base = path.substring(slash + 1);
         if (base.isEmpty()) return null;
@@ -251,6 +247,22 @@ public final class Kmod {
         }
         m.builtin = 1;
         return m;
+    }
+
+    /** The tree never changes: each dependency path is checked once, not once per closure. */
+    private final Map<String, Boolean> fileExists = new HashMap<>();
+
+    private boolean isFile(String rel) {
+        Boolean b = fileExists.get(rel);
+        if (b == null) {
+            try {
+                b = tree.isFile(rel);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            fileExists.put(rel, b);
+        }
+        return b;
     }
 
     private String joinPath(String p) {
@@ -430,11 +442,29 @@ public final class Kmod {
 
     /** pre and post soft dependencies from the first softdep line whose pattern matches. */
     public List<List<Module>> softdeps(Module mod) {
-        for (ModprobeConfig.Softdep s : config.softdeps) {
-            if (!Fnmatch.matches(s.modname(), mod.name)) continue;
-            return List.of(lookupSoftdep(s.pre()), lookupSoftdep(s.post()));
+        ModprobeConfig.Softdep s = softdepFor(mod.name);
+        if (s == null) return NO_SOFTDEPS;
+        return List.of(lookupSoftdep(s.pre()), lookupSoftdep(s.post()));
+    }
+
+    private static final List<List<Module>> NO_SOFTDEPS = List.of(List.of(), List.of());
+    private static final ModprobeConfig.Softdep NONE = new ModprobeConfig.Softdep("", List.of(), List.of());
+    /** The configuration never changes, so which softdep line a name matches is worked out once. */
+    private final Map<String, ModprobeConfig.Softdep> softdepByName = new HashMap<>();
+
+    private ModprobeConfig.Softdep softdepFor(String name) {
+        ModprobeConfig.Softdep s = softdepByName.get(name);
+        if (s == null) {
+            s = NONE;
+            for (ModprobeConfig.Softdep c : config.softdeps) {
+                if (Fnmatch.matches(c.modname(), name)) {
+                    s = c;
+                    break;
+                }
+            }
+            softdepByName.put(name, s);
         }
-        return List.of(List.of(), List.of());
+        return s == NONE ? null : s;
     }
 
     private List<Module> lookupSoftdep(List<String> names) {

@@ -1,6 +1,7 @@
 package kmodpack.loader;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -21,7 +22,7 @@ public final class Modprobe {
     private final Kmod kmod;
     private final Kernel kernel;
     private final Log log;
-    private final PrintStream out;
+    private final OutputStream out;
     private final Options opt;
     private final String where;
     private final boolean dryRun, ignoreLoaded, show;
@@ -30,11 +31,13 @@ public final class Modprobe {
     /**
      * @param where how a "not found" message names the module store, e.g. "image /boot/modules-6.1"
      */
-    public Modprobe(Kmod kmod, Kernel kernel, Log log, PrintStream out, Options opt, String where) {
+    public Modprobe(Kmod kmod, Kernel kernel, Log log, OutputStream out, Options opt, String where) {
+        // Lines are byte strings: written as ISO-8859-1 they come out exactly as read.
         this.kmod = kmod;
         this.kernel = kernel;
         this.log = log;
-        this.out = out;
+        this.out = out instanceof java.io.BufferedOutputStream ? out
+                : new java.io.BufferedOutputStream(out, 1 << 16);
         this.opt = opt;
         this.where = where;
         this.dryRun = opt.dryRun || opt.showDepends;
@@ -73,7 +76,23 @@ public final class Modprobe {
         } catch (Log.Fatal f) {
             return 1;
         } finally {
+            flush();
+        }
+    }
+
+    private void print(String s) {
+        try {
+            out.write(s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void flush() {
+        try {
             out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -110,7 +129,7 @@ public final class Modprobe {
         int err = 0;
         for (Kmod.Module mod : list) {
             if (opt.resolveAlias) {
-                out.print(mod.name() + "\n");
+                print(mod.name() + "\n");
             } else {
                 err = probeInsert(mod, extraOptions);
             }
@@ -149,7 +168,7 @@ public final class Modprobe {
                 String options = Kmod.concatOptions(m.options(), m == mod ? extraOptions : null);
                 String cmd = m.installCommands();
                 if (cmd != null && !m.ignoreCommand()) {
-                    if (show) out.print("install " + cmd + " " + (options == null ? "" : options) + "\n");
+                    if (show) print("install " + cmd + " " + (options == null ? "" : options) + "\n");
                     if (!dryRun) err = runInstall(m, cmd, options);
                 } else {
                     if (show) printInsmod(m, options);
@@ -166,9 +185,9 @@ public final class Modprobe {
     private void printInsmod(Kmod.Module m, String options) {
         String path = m.path();
         if (path == null) {
-            if (m.isBuiltin()) out.print("builtin " + m.name() + "\n");
+            if (m.isBuiltin()) print("builtin " + m.name() + "\n");
         } else {
-            out.print("insmod " + path + " " + (options == null ? "" : options) + "\n");
+            print("insmod " + path + " " + (options == null ? "" : options) + "\n");
         }
     }
 
@@ -188,7 +207,7 @@ public final class Modprobe {
 
     /** Runs a configured command through /bin/sh with MODPROBE_MODULE set; its exit status or -1. */
     private int runShell(String cmd, String module) {
-        out.flush();
+        flush();
         ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", cmd).inheritIO();
         Map<String, String> env = pb.environment();
         env.put("MODPROBE_MODULE", module);
@@ -342,7 +361,7 @@ public final class Modprobe {
 
     private int runRemove(Kmod.Module m, String command) {
         String cmd = command.replace("$CMDLINE_OPTS", "");
-        if (show) out.print("remove " + cmd + "\n");
+        if (show) print("remove " + cmd + "\n");
         if (dryRun) return 0;
         int rc = runShell(cmd, m.name());
         if (rc != 0) {
@@ -353,7 +372,7 @@ public final class Modprobe {
     }
 
     private int removeModule(String name) {
-        if (show) out.print("rmmod " + name + "\n");
+        if (show) print("rmmod " + name + "\n");
         if (dryRun) return 0;
         int flags = ModuleSyscalls.O_NONBLOCK | (opt.force ? ModuleSyscalls.O_TRUNC : 0);
         int errno = kernel.syscalls().deleteModule(name, flags);
