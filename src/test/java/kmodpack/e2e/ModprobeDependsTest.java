@@ -126,8 +126,8 @@ class ModprobeDependsTest {
         all.add("-a");
         all.add("-D");
         // One process per chunk keeps the command line short; -a output is the runs' concatenation.
-        for (int i = 0; i < names.size(); i += 6000) {
-            compare(t, all, names.subList(i, Math.min(names.size(), i + 6000)));
+        for (int i = 0; i < names.size(); i += 15000) {
+            compare(t, all, names.subList(i, Math.min(names.size(), i + 15000)));
         }
     }
 

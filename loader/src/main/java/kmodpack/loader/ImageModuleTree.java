@@ -5,6 +5,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ModuleImage;
 
@@ -65,8 +69,48 @@ public final class ImageModuleTree implements ModuleTree {
         return String.join("/", parts);
     }
 
+    private final Map<String, CompletableFuture<byte[]>> prefetched = new ConcurrentHashMap<>();
+
+    /**
+     * Starts reading files in the background, each on its own thread: decoding the index files'
+     * blocks is most of a short run's time, and the second core can do one while the first
+     * reads the configuration and the other.
+     */
+    public void prefetch(String... relPaths) {
+        for (String p : relPaths) {
+            CompletableFuture<byte[]> f = new CompletableFuture<>();
+            if (prefetched.putIfAbsent(p, f) != null) continue;
+            Thread t = new Thread(() -> {
+                try {
+                    f.complete(readNow(p));
+                } catch (Throwable x) {
+                    f.completeExceptionally(x);
+                }
+            }, "prefetch " + p);
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
     @Override
     public byte[] read(String relPath) throws IOException {
+        CompletableFuture<byte[]> f = prefetched.remove(relPath);
+        if (f != null) {
+            try {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while reading " + relPath, e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) throw io;
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                throw new IOException(e.getCause());
+            }
+        }
+        return readNow(relPath);
+    }
+
+    private byte[] readNow(String relPath) throws IOException {
         ImageEntry e = resolve(relPath);
         if (e == null || !e.isRegularFile()) return null;
         return image.readAllBytes(e);

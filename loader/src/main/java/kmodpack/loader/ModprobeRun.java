@@ -76,6 +76,8 @@ public final class ModprobeRun {
                 where = "directory " + imagePath;
             } else if (Files.exists(imagePath)) {
                 tree = opener.open(imagePath);
+                // Every run looks names up in modules.dep.bin; most also meet an alias or a softdep.
+                if (tree instanceof ImageModuleTree it) it.prefetch("modules.dep.bin", "modules.alias.bin");
                 where = "image " + imagePath;
                 if (version == null && src.image != null) version = opener.versionOf(tree);
             } else {
