@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
             ExtractCommand.class,
             VerifyCommand.class,
             InfoCommand.class,
+            ModprobeCommand.class,
         })
 public final class Main implements Runnable {
     /** Shows the stack trace of an error (it is one line otherwise). Every subcommand takes it. */

@@ -1,0 +1,87 @@
+package kmodpack.cli;
+
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.nio.file.Path;
+import kmodpack.loader.Host;
+import kmodpack.loader.ImageModuleTree;
+import kmodpack.loader.ModuleTree;
+import kmodpack.loader.LinuxSyscalls;
+import kmodpack.loader.ModprobeArgs;
+import kmodpack.loader.ModprobeRun;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
+
+/**
+ * {@code kmodpack modprobe}: modprobe's options over a packed image. The arguments are parsed
+ * by {@link ModprobeArgs} with modprobe's getopt rules; picocli only hands them over.
+ */
+@Command(name = "modprobe", description = "Load or remove kernel modules from an image, as modprobe does.")
+public final class ModprobeCommand implements Callable<Integer> {
+    @Unmatched
+    List<String> argv = new ArrayList<>();
+
+    /** Packed images are opened with the image reader; the kernel version comes from the image. */
+    static final ModprobeRun.ImageOpener OPENER = new ModprobeRun.ImageOpener() {
+        @Override
+        public ModuleTree open(Path file) throws IOException {
+            return ImageModuleTree.open(file);
+        }
+
+        @Override
+        public String versionOf(ModuleTree tree) {
+            return ((ImageModuleTree) tree).kernelVersion();
+        }
+    };
+
+    @Override
+    public Integer call() {
+        return run(argv);
+    }
+
+    /** Runs modprobe with these arguments; returns the exit status. */
+    public static int run(List<String> argv) {
+        PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16), false,
+                StandardCharsets.ISO_8859_1);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.ISO_8859_1);
+        ModprobeArgs a;
+        try {
+            a = ModprobeArgs.parse(argv);
+        } catch (ModprobeArgs.UsageException e) {
+            err.println("modprobe: " + e.getMessage() + " (see --help)");
+            return 1;
+        }
+        if (a.help) {
+            out.print(ModprobeArgs.USAGE);
+            out.flush();
+            return 0;
+        }
+        Host host = a.hostRoot == null ? Host.real() : Host.under(a.hostRoot);
+        try {
+            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, LinuxSyscalls::new, out, err);
+        } catch (ModprobeRun.SetupException e) {
+            err.println("modprobe: FATAL: " + e.getMessage());
+            if (a.debug) e.printStackTrace(err);
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("modprobe: FATAL: " + e);
+            if (a.debug) e.printStackTrace(err);
+            return 1;
+        } finally {
+            out.flush();
+        }
+    }
+
+    /** The command on its own, without picocli or the other subcommands: the quickest start. */
+    public static void main(String[] argv) {
+        System.exit(run(Arrays.asList(argv)));
+    }
+}

@@ -1,0 +1,133 @@
+package kmodpack.loader;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Sets up one modprobe run: finds the image, reads the configuration, and runs {@link Modprobe}.
+ * The command line only parses arguments and calls {@link #run}.
+ */
+public final class ModprobeRun {
+    /** Where the modules come from and how paths are printed. */
+    public static final class Source {
+        /** -d: the root directory; null for "/". */
+        public String root;
+        /** -S: the kernel version; null for the running kernel's. */
+        public String version;
+        /** --image: the image file (or an unpacked module directory); null for ROOT/boot/modules-VER. */
+        public String image;
+        /** -C: configuration files or directories; null for the default directories. */
+        public List<String> configPaths;
+    }
+
+    /** Opens a packed image file as a module tree; supplied by whoever knows the image format. */
+    public interface ImageOpener {
+        ModuleTree open(Path file) throws IOException;
+
+        /** The kernel version recorded in the image, or null. */
+        default String versionOf(ModuleTree tree) {
+            return null;
+        }
+    }
+
+    private ModprobeRun() {}
+
+    /** Thrown for a problem with the input (no image, a damaged one): one line for stderr. */
+    public static final class SetupException extends Exception {
+        public SetupException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    private static String absolute(String p) {
+        if (p.startsWith("/")) return p;
+        String cwd = System.getProperty("user.dir");
+        return cwd.endsWith("/") ? cwd + p : cwd + "/" + p;
+    }
+
+    /**
+     * Runs modprobe; returns the exit status. Messages go to {@code err} as modprobe's do.
+     *
+     * @param syscalls made only when a module is really loaded or removed
+     */
+    public static int run(Modprobe.Options opt, List<String> args, Source src, Host host, ImageOpener opener,
+                          Supplier<ModuleSyscalls> syscalls, PrintStream out, PrintStream err)
+            throws SetupException {
+        Log log = new Log(err, "modprobe");
+        String uname = System.getProperty("os.version");
+        String version = src.version;
+        ModuleTree tree;
+        Path imagePath;
+        if (src.image != null) {
+            imagePath = Path.of(src.image);
+        } else {
+            String v = version != null ? version : uname;
+            imagePath = host.path((src.root == null ? "" : src.root) + "/boot/modules-" + v);
+        }
+        String where;
+        try {
+            if (Files.isDirectory(imagePath)) {
+                tree = new DirectoryModuleTree(imagePath);
+                where = "directory " + imagePath;
+            } else if (Files.exists(imagePath)) {
+                tree = opener.open(imagePath);
+                // Every run looks names up in modules.dep.bin; most also meet an alias or a softdep.
+                if (tree instanceof ImageModuleTree it) it.prefetch("modules.dep.bin", "modules.alias.bin");
+                where = "image " + imagePath;
+                if (version == null && src.image != null) version = opener.versionOf(tree);
+            } else {
+                throw new SetupException("no module image at " + imagePath
+                        + (src.image == null ? " (give --image FILE, or -d ROOT / -S VERSION)" : ""), null);
+            }
+        } catch (IOException e) {
+            throw new SetupException("cannot open " + imagePath + ": " + e.getMessage(), e);
+        }
+        // Paths are printed as modprobe prints them for the same -d and -S.
+        String dirname;
+        if (src.root != null || version != null) {
+            dirname = absolute((src.root == null ? "" : src.root) + "/lib/modules/" + (version != null ? version : uname));
+        } else {
+            dirname = "/lib/modules/" + uname;
+        }
+        try (ModuleTree t = tree) {
+            ModprobeConfig config = ModprobeConfig.load(host, src.configPaths, t, dirname, log);
+            Kmod kmod = new Kmod(t, dirname, config, log);
+            Kernel kernel = new Kernel(host, lazy(syscalls));
+            return new Modprobe(kmod, kernel, log, out, opt, where).run(args);
+        } catch (UncheckedIOException e) {
+            throw new SetupException(e.getCause().getMessage(), e.getCause());
+        } catch (IndexFile.IndexCorrupt e) {
+            throw new SetupException(e.getMessage(), e);
+        } catch (IOException e) {
+            throw new SetupException(e.getMessage(), e);
+        }
+    }
+
+    /** JNA is loaded only when a system call is really made: -D never pays for it. */
+    private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier) {
+        return new ModuleSyscalls() {
+            private ModuleSyscalls real;
+
+            private ModuleSyscalls get() {
+                if (real == null) real = supplier.get();
+                return real;
+            }
+
+            @Override
+            public int loadModule(byte[] image, String params, int flags) {
+                return get().loadModule(image, params, flags);
+            }
+
+            @Override
+            public int deleteModule(String name, int flags) {
+                return get().deleteModule(name, flags);
+            }
+        };
+    }
+
+}
