@@ -21,6 +21,8 @@ import picocli.CommandLine.Option;
             ExtractCommand.class,
             VerifyCommand.class,
             InfoCommand.class,
+            MountCommand.class,
+            UmountCommand.class,
         })
 public final class Main implements Runnable {
     /** Shows the stack trace of an error (it is one line otherwise). Every subcommand takes it. */
