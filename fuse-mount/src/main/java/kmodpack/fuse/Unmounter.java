@@ -2,12 +2,14 @@ package kmodpack.fuse;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystemException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -43,17 +45,17 @@ public final class Unmounter {
 
     /**
      * Whether a FUSE mount at this place has lost its server ("Transport endpoint is not
-     * connected"): the table lists it but stat fails.
+     * connected"): the table lists it but opening it fails. A stat is not enough: the kernel
+     * may answer it from cached attributes without asking the (dead) server.
      */
     public static boolean isDead(Path mountPoint, MountTable.Mount m) {
         if (m == null || !m.isFuse()) {
             return false;
         }
-        try {
-            Files.readAttributes(mountPoint, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(mountPoint)) {
             return false;
-        } catch (FileSystemException e) {
-            return !(e instanceof NoSuchFileException);
+        } catch (NoSuchFileException | NotDirectoryException | AccessDeniedException e) {
+            return false;
         } catch (IOException e) {
             return true;
         }
@@ -81,6 +83,18 @@ public final class Unmounter {
         Path dev = Path.of("/dev/fuse");
         if (!Files.exists(dev)) {
             throw new MountException("/dev/fuse is missing: load the fuse module (modprobe fuse), or give the container the device (--device /dev/fuse)");
+        }
+        // libfuse 2 opens the device itself before it turns to fusermount, so a user who may
+        // not open it cannot mount at all.
+        if (!Files.isReadable(dev) || !Files.isWritable(dev)) {
+            String mode = "";
+            try {
+                mode = " (" + PosixFilePermissions.toString(Files.getPosixFilePermissions(dev)) + ", owner "
+                        + Files.getOwner(dev).getName() + ")";
+            } catch (IOException | UnsupportedOperationException e) {
+                // the mode is only a hint
+            }
+            throw new MountException("no permission to use /dev/fuse" + mode + ": mount as root, or give this user read and write access to it");
         }
     }
 
