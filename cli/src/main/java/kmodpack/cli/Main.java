@@ -22,6 +22,8 @@ import picocli.CommandLine.Option;
             VerifyCommand.class,
             InfoCommand.class,
             ModprobeCommand.class,
+            MountCommand.class,
+            UmountCommand.class,
         })
 public final class Main implements Runnable {
     /** Shows the stack trace of an error (it is one line otherwise). Every subcommand takes it. */

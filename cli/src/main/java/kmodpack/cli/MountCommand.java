@@ -1,0 +1,60 @@
+package kmodpack.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import kmodpack.fuse.Background;
+import kmodpack.fuse.MountOptions;
+import kmodpack.fuse.Mounter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "mount", mixinStandardHelpOptions = true,
+        description = {"Serve an image read-only through FUSE, by default at /lib/modules/VERSION (VERSION from the image).",
+            "Without -f, returns once the mount answers; the server keeps running in the background until "
+                    + "'kmodpack umount MOUNTPOINT' (or SIGTERM)."})
+final class MountCommand implements Callable<Integer> {
+    @Option(names = "-f", description = "Stay in the foreground; unmount on Ctrl-C or SIGTERM.")
+    boolean foreground;
+
+    @Option(names = "-o", paramLabel = "OPTIONS", description = "FUSE mount options, comma-separated, e.g. allow_other (repeatable).")
+    List<String> options = new ArrayList<>();
+
+    @Option(names = "-s", description = "Serve requests on one thread (default: libfuse's multi-threaded loop).")
+    boolean singleThread;
+
+    /** Set on the background server that a mount without -f starts. */
+    @Option(names = "--server", hidden = true)
+    boolean server;
+
+    @Parameters(index = "0", paramLabel = "IMAGE")
+    Path image;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "MOUNTPOINT", description = "Default: /lib/modules/VERSION.")
+    Path mountPoint;
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> opts = MountOptions.split(options);
+        Mounter.Plan plan = Mounter.plan(image, mountPoint, opts);
+        if (foreground || server) {
+            return Mounter.serve(plan, !singleThread, server);
+        }
+        List<String> args = new ArrayList<>(List.of("mount", "--server"));
+        if (singleThread) {
+            args.add("-s");
+        }
+        if (!opts.isEmpty()) {
+            args.add("-o");
+            args.add(String.join(",", opts));
+        }
+        args.add("--");
+        args.add(plan.image().toString());
+        args.add(plan.mountPoint().toString());
+        Background.start(Background.javaCommand(Main.class.getName(), args));
+        return 0;
+    }
+}

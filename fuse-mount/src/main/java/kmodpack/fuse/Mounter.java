@@ -1,0 +1,122 @@
+package kmodpack.fuse;
+
+import java.io.IOException;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import kmodpack.image.ImageEntry;
+import kmodpack.image.ModuleImage;
+
+/**
+ * {@code kmodpack mount}: checks, then serves in this process (foreground) or in a server
+ * process that outlives the command (background).
+ */
+public final class Mounter {
+    private Mounter() {
+    }
+
+    /** A mount that passed every check that can be made before mounting. */
+    public record Plan(Path image, Path mountPoint, String libfuseOptions, String version) {
+    }
+
+    /**
+     * Opens the image (checking its header and index), picks the mount point (default
+     * /lib/modules/VERSION, created when missing), and checks the FUSE device, the mount point
+     * and the options.
+     */
+    public static Plan plan(Path image, Path mountPoint, List<String> options) throws IOException {
+        Path abs = image.toAbsolutePath().normalize();
+        String version;
+        try (ModuleImage img = ModuleImage.open(abs)) {
+            version = img.kernelVersion();
+        }
+        if (!Files.isRegularFile(abs)) {
+            throw new MountException(image + ": not a regular file");
+        }
+        String libfuse = MountOptions.forLibfuse(options, abs);
+        Unmounter.checkFuseDevice();
+        Path mp;
+        if (mountPoint == null) {
+            mp = Path.of("/lib/modules", version);
+            if (!Files.exists(mp)) {
+                Files.createDirectories(mp);
+            }
+        } else {
+            mp = mountPoint;
+        }
+        Path canonical = Unmounter.canonical(mp);
+        Unmounter.checkMountPoint(canonical);
+        return new Plan(abs, canonical, libfuse, version);
+    }
+
+    /**
+     * Mounts and serves until the file system is unmounted (kmodpack umount, fusermount -u,
+     * SIGTERM or SIGINT). With {@code daemon}, this is the background server: it starts a
+     * session of its own, reports ready to the command that started it, and logs to syslog.
+     *
+     * @return the exit status
+     */
+    public static int serve(Plan plan, boolean multiThreaded, boolean daemon) throws IOException, InterruptedException {
+        if (daemon) {
+            Background.detachSession();
+        }
+        SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
+        ModuleImage img = ModuleImage.open(plan.image());
+        FuseServer server;
+        try {
+            checkNameEncoding(img);
+            ImageFs fs = new ImageFs(img, Files.size(plan.image()), log);
+            server = FuseServer.start(fs, plan.mountPoint(), plan.libfuseOptions(), multiThreaded, log);
+        } catch (IOException | RuntimeException e) {
+            img.close();
+            throw e;
+        }
+        if (daemon) {
+            log.target = ServerLog.syslog();
+            Background.reportReady();
+        }
+        server.awaitUnmount();
+        return 0;
+    }
+
+    /**
+     * libfuse hands paths to Java as strings decoded with the JVM's default charset: anything
+     * but UTF-8 loses non-ASCII names (JDK 17 under a C/POSIX locale decodes US-ASCII).
+     */
+    private static void checkNameEncoding(ModuleImage img) throws MountException {
+        Charset cs = Charset.defaultCharset();
+        if (cs.equals(StandardCharsets.UTF_8)) {
+            return;
+        }
+        for (ImageEntry e : img.entries()) {
+            for (int i = 0; i < e.name().length(); i++) {
+                if (e.name().charAt(i) > 0x7f) {
+                    throw new MountException("the image has non-ASCII names but this Java decodes names as " + cs
+                            + ": run it with -Dfile.encoding=UTF-8 (bin/kmodpack does)");
+                }
+            }
+        }
+    }
+
+    /** The background server's log moves from the pipe to syslog once it has detached. */
+    private static final class SwitchableLog extends ServerLog {
+        volatile ServerLog target;
+
+        SwitchableLog(ServerLog first) {
+            target = first;
+        }
+
+        @Override
+        public void error(String message) {
+            target.error(message);
+        }
+
+        @Override
+        public void info(String message) {
+            target.info(message);
+        }
+    }
+}
