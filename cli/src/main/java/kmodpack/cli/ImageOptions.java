@@ -1,0 +1,26 @@
+package kmodpack.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import kmodpack.image.ImageEntry;
+import kmodpack.image.ImageException;
+import kmodpack.image.ModuleImage;
+
+/** Shared by the commands that read an image. */
+final class ImageOptions {
+    private ImageOptions() {
+    }
+
+    static ModuleImage open(Path image) throws IOException {
+        return ModuleImage.open(image);
+    }
+
+    static ImageEntry lookup(ModuleImage img, String path) throws ImageException {
+        ImageEntry e = img.lookup(path);
+        if (e == null) {
+            throw new ImageException(path + ": not in " + img.file());
+        }
+        return e;
+    }
+}

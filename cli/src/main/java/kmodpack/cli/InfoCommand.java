@@ -1,0 +1,53 @@
+package kmodpack.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import kmodpack.image.ImageEntry;
+import kmodpack.image.ImageFormat;
+import kmodpack.image.ModuleImage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Describe an image: kernel version, format, codec, counts and sizes.")
+final class InfoCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "IMAGE")
+    Path image;
+
+    @Override
+    public Integer call() throws Exception {
+        try (ModuleImage img = ImageOptions.open(image)) {
+            int dirs = 0;
+            int files = 0;
+            int links = 0;
+            int modules = 0;
+            for (ImageEntry e : img.entries()) {
+                if (e.isDirectory()) {
+                    dirs++;
+                } else if (e.isSymlink()) {
+                    links++;
+                } else {
+                    files++;
+                    if (e.name().matches(".*\\.ko(\\.(xz|zst|gz))?")) {
+                        modules++;
+                    }
+                }
+            }
+            long size = Files.size(image);
+            System.out.println("image:          " + image);
+            System.out.println("kernel version: " + img.kernelVersion());
+            System.out.println("format:         " + ImageFormat.MAJOR + "." + ImageFormat.MINOR);
+            System.out.println("codec:          " + img.codec().displayName());
+            System.out.println("block size:     " + Units.binary(img.blockSize()) + " (" + img.blockCount() + " blocks)");
+            System.out.println("entries:        " + img.entryCount() + " (" + dirs + " directories, " + files + " files, "
+                    + links + " symbolic links)");
+            System.out.println("modules:        " + modules);
+            System.out.println("content:        " + Units.mb(img.dataLength()));
+            System.out.printf(Locale.ROOT, "image size:     %s (%.1f%% of the content)%n", Units.mb(size),
+                    img.dataLength() == 0 ? 100.0 : 100.0 * size / img.dataLength());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,138 @@
+package kmodpack.image;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+import java.util.Locale;
+
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+import org.tukaani.xz.FinishableWrapperOutputStream;
+import org.tukaani.xz.LZMA2InputStream;
+import org.tukaani.xz.LZMA2Options;
+
+/**
+ * The block compressors an image can use (docs/FORMAT.md, "Codecs"). Each block is compressed
+ * on its own, so any block can be decoded without the others.
+ */
+public enum Codec {
+    /** Stored as is. */
+    NONE(0, 0, 0, 0),
+    /** LZ4 block format; level 0 is the fast compressor, 1..17 LZ4 HC. Decodes at memory speed. */
+    LZ4(1, 12, 0, 17),
+    /** Raw LZMA2 (the payload of an .xz block, without the container); level = xz preset 0..9. */
+    XZ(2, 6, 0, 9);
+
+    /** The byte that names the codec in the image header. */
+    public final int id;
+    public final int defaultLevel;
+    public final int minLevel;
+    public final int maxLevel;
+
+    Codec(int id, int defaultLevel, int minLevel, int maxLevel) {
+        this.id = id;
+        this.defaultLevel = defaultLevel;
+        this.minLevel = minLevel;
+        this.maxLevel = maxLevel;
+    }
+
+    public static Codec byId(int id) throws ImageException {
+        for (Codec c : values()) {
+            if (c.id == id) {
+                return c;
+            }
+        }
+        throw new ImageException("unknown codec id " + id);
+    }
+
+    public static Codec byName(String name) {
+        for (Codec c : values()) {
+            if (c.displayName().equals(name.toLowerCase(Locale.ROOT))) {
+                return c;
+            }
+        }
+        throw new IllegalArgumentException("unknown codec '" + name + "' (choose xz, lz4 or none)");
+    }
+
+    public String displayName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** LZMA2 dictionary for a block: no larger than the block needs, no smaller than LZMA2 allows. */
+    static int xzDictSize(int blockSize) {
+        return Math.max(LZMA2Options.DICT_SIZE_MIN, blockSize);
+    }
+
+    /**
+     * Compresses {@code len} bytes; returns null when the result would not be smaller than the
+     * input, so the caller stores the block raw instead.
+     */
+    byte[] compress(byte[] src, int len, int level, int blockSize) throws IOException {
+        switch (this) {
+            case NONE:
+                return null;
+            case LZ4: {
+                LZ4Factory f = LZ4Factory.fastestJavaInstance();
+                LZ4Compressor c = level == 0 ? f.fastCompressor() : f.highCompressor(level);
+                byte[] out = new byte[c.maxCompressedLength(len)];
+                int n = c.compress(src, 0, len, out, 0, out.length);
+                return n < len ? Arrays.copyOf(out, n) : null;
+            }
+            case XZ: {
+                LZMA2Options opts = new LZMA2Options(level);
+                opts.setDictSize(xzDictSize(blockSize));
+                ByteArrayOutputStream bos = new ByteArrayOutputStream(len / 3 + 64);
+                try (var out = opts.getOutputStream(new FinishableWrapperOutputStream(bos))) {
+                    out.write(src, 0, len);
+                }
+                return bos.size() < len ? bos.toByteArray() : null;
+            }
+            default:
+                throw new AssertionError(this);
+        }
+    }
+
+    /** Decodes exactly {@code rawLen} bytes into {@code dst}; any mismatch is damage. */
+    void decompress(byte[] src, int srcLen, byte[] dst, int rawLen, int blockSize) throws IOException {
+        switch (this) {
+            case NONE:
+                if (srcLen != rawLen) {
+                    throw new ImageException("stored block has wrong length");
+                }
+                System.arraycopy(src, 0, dst, 0, rawLen);
+                return;
+            case LZ4: {
+                LZ4SafeDecompressor d = LZ4Factory.fastestJavaInstance().safeDecompressor();
+                int n;
+                try {
+                    n = d.decompress(src, 0, srcLen, dst, 0, rawLen);
+                } catch (LZ4Exception e) {
+                    throw new ImageException("lz4 data is damaged", e);
+                }
+                if (n != rawLen) {
+                    throw new ImageException("lz4 block decodes to " + n + " bytes, expected " + rawLen);
+                }
+                return;
+            }
+            case XZ: {
+                try (InputStream in = new LZMA2InputStream(new ByteArrayInputStream(src, 0, srcLen), xzDictSize(blockSize))) {
+                    int n = in.readNBytes(dst, 0, rawLen);
+                    if (n != rawLen || in.read() != -1) {
+                        throw new ImageException("xz block decodes to the wrong length");
+                    }
+                } catch (ImageException e) {
+                    throw e;
+                } catch (IOException | RuntimeException e) {
+                    throw new ImageException("xz data is damaged", e);
+                }
+                return;
+            }
+            default:
+                throw new AssertionError(this);
+        }
+    }
+}

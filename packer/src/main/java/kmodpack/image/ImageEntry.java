@@ -1,0 +1,101 @@
+package kmodpack.image;
+
+/**
+ * One entry of an image: a directory, a regular file or a symbolic link, with its stored
+ * metadata. Immutable; obtained from {@link ModuleImage}.
+ */
+public final class ImageEntry {
+    final int index;
+    final int parent;
+    private final String name;
+    private final int mode;
+    private final int uid;
+    private final int gid;
+    private final long mtimeSeconds;
+    private final int mtimeNanos;
+    final int childCount;
+    private final long size;
+    /** Data offset (file), string-table offset (link) or first child index (directory). */
+    final long location;
+
+    ImageEntry(int index, int parent, String name, int mode, int uid, int gid, long mtimeSeconds,
+               int mtimeNanos, int childCount, long size, long location) {
+        this.index = index;
+        this.parent = parent;
+        this.name = name;
+        this.mode = mode;
+        this.uid = uid;
+        this.gid = gid;
+        this.mtimeSeconds = mtimeSeconds;
+        this.mtimeNanos = mtimeNanos;
+        this.childCount = childCount;
+        this.size = size;
+        this.location = location;
+    }
+
+    /** Inode number: stable for a given image, 1 for the root. */
+    public long inode() {
+        return index + 1L;
+    }
+
+    /** The last path component; empty for the root. */
+    public String name() {
+        return name;
+    }
+
+    /** POSIX st_mode: type bits and permission bits. */
+    public int mode() {
+        return mode;
+    }
+
+    public int permissions() {
+        return mode & 07777;
+    }
+
+    public int uid() {
+        return uid;
+    }
+
+    public int gid() {
+        return gid;
+    }
+
+    public long mtimeSeconds() {
+        return mtimeSeconds;
+    }
+
+    public int mtimeNanos() {
+        return mtimeNanos;
+    }
+
+    /** File length, link target length, or 0 for a directory. */
+    public long size() {
+        return size;
+    }
+
+    /** Number of entries in a directory; 0 for others. */
+    public int childCount() {
+        return childCount;
+    }
+
+    public boolean isDirectory() {
+        return (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFDIR;
+    }
+
+    public boolean isRegularFile() {
+        return (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFREG;
+    }
+
+    public boolean isSymlink() {
+        return (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFLNK;
+    }
+
+    public boolean isRoot() {
+        return index == 0;
+    }
+
+    @Override
+    public String toString() {
+        return "ImageEntry[" + inode() + " " + name + "]";
+    }
+}

@@ -1,0 +1,151 @@
+package kmodpack.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import kmodpack.testkit.KernelTrees;
+import kmodpack.testkit.TreeAssert;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** build, ls, cat, extract, verify and info through the packaged command line, on a slice of a real tree. */
+class PackerCliTest {
+    @TempDir
+    static Path tmp;
+    static Path base;
+    static Path image;
+    static final String VER = "6.1.0-test";
+
+    @BeforeAll
+    static void buildOnce() throws Exception {
+        // BASEDIR/lib/modules/VER holding the real ext4, jbd2 and the index files, with mtimes kept.
+        KernelTrees.Tree tree = KernelTrees.get("amd64");
+        base = tmp.resolve("base");
+        Path mods = base.resolve("lib/modules/" + VER);
+        Files.createDirectories(mods.resolve("kernel/fs"));
+        Files.createDirectories(base.resolve("boot"));
+        for (String p : List.of("kernel/fs/ext4", "kernel/fs/jbd2", "modules.dep", "modules.dep.bin", "modules.order")) {
+            Process cp = new ProcessBuilder("cp", "-a", tree.modulesDir().resolve(p).toString(), mods.resolve(p).toString()).inheritIO().start();
+            assertEquals(0, cp.waitFor());
+        }
+        Files.createSymbolicLink(mods.resolve("build"), Path.of("/usr/src/linux-headers-" + VER));
+        Kmodpack.Result r = Kmodpack.run("build", "-b", base.toString(), VER);
+        assertEquals(0, r.exit(), r.toString());
+        image = base.resolve("boot/modules-" + VER);
+        assertTrue(r.out().startsWith(image + ": "), r.out());
+        assertEquals("", r.err(), "silent when not on a terminal");
+    }
+
+    @Test
+    void lsCatInfoVerify() throws Exception {
+        Kmodpack.Result ls = Kmodpack.run("ls", image.toString());
+        assertEquals(List.of("build", "kernel", "modules.dep", "modules.dep.bin", "modules.order"), ls.out().lines().toList());
+        Kmodpack.Result lsl = Kmodpack.run("ls", "-l", image.toString(), "build");
+        assertTrue(lsl.out().startsWith("lrwxrwxrwx"), lsl.out());
+        assertTrue(lsl.out().trim().endsWith("build -> /usr/src/linux-headers-" + VER), lsl.out());
+        Kmodpack.Result lsr = Kmodpack.run("ls", "-R", image.toString(), "kernel");
+        assertTrue(lsr.out().lines().anyMatch("kernel/fs/ext4/ext4.ko"::equals), lsr.out());
+
+        Path ext4 = base.resolve("lib/modules/" + VER + "/kernel/fs/ext4/ext4.ko");
+        assertArrayEquals(Files.readAllBytes(ext4), Kmodpack.runBytes("cat", image.toString(), "kernel/fs/ext4/ext4.ko"));
+
+        Kmodpack.Result info = Kmodpack.run("info", image.toString());
+        assertEquals(0, info.exit(), info.toString());
+        assertTrue(info.out().contains("kernel version: " + VER), info.out());
+        assertTrue(info.out().contains("modules:        2"), info.out());
+
+        Kmodpack.Result verify = Kmodpack.run("verify", image.toString());
+        assertEquals(0, verify.exit(), verify.toString());
+        assertTrue(verify.out().contains(": ok"), verify.out());
+    }
+
+    @Test
+    void extractGivesBackTheTree() throws Exception {
+        Path out = tmp.resolve("extracted");
+        Kmodpack.Result r = Kmodpack.run("extract", image.toString(), out.toString());
+        assertEquals(0, r.exit(), r.toString());
+        TreeAssert.assertSameTree(base.resolve("lib/modules/" + VER), out);
+
+        Kmodpack.Result again = Kmodpack.run("extract", image.toString(), out.toString());
+        assertOneLineError(again, "already exists");
+    }
+
+    @Test
+    void damagedImageIsNamedByVerifyAndReadsFail() throws Exception {
+        byte[] b = Files.readAllBytes(image);
+        // The first block holds the start of kernel/fs/ext4's files, in data order.
+        b[200] ^= 0x40;
+        Path damaged = tmp.resolve("damaged");
+        Files.write(damaged, b);
+        Kmodpack.Result v = Kmodpack.run("verify", damaged.toString());
+        assertEquals(1, v.exit(), v.toString());
+        assertTrue(v.err().contains("damaged file: kernel/fs/ext4/"), v.err());
+        assertFalse(v.err().contains("\tat "), v.err());
+        Kmodpack.Result cat = Kmodpack.run("cat", damaged.toString(), "kernel/fs/ext4/ext4.ko");
+        assertOneLineError(cat, "damaged block");
+    }
+
+    @Test
+    void badInputGetsOneLineErrors() throws Exception {
+        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "9.9.9-missing"), "no module tree at");
+        assertFalse(Files.exists(base.resolve("boot/modules-9.9.9-missing")));
+
+        Path notImage = base.resolve("lib/modules/" + VER + "/modules.order");
+        assertOneLineError(Kmodpack.run("ls", notImage.toString()), "not a kmodpack image");
+        assertOneLineError(Kmodpack.run("info", tmp.resolve("absent").toString()), "no such file");
+
+        byte[] b = Files.readAllBytes(image);
+        Path truncated = tmp.resolve("truncated");
+        Files.write(truncated, java.util.Arrays.copyOf(b, b.length - 10));
+        assertOneLineError(Kmodpack.run("verify", truncated.toString()), "truncated");
+
+        byte[] idx = b.clone();
+        idx[idx.length - 5] ^= 1;
+        Path badIndex = tmp.resolve("bad-index");
+        Files.write(badIndex, idx);
+        assertOneLineError(Kmodpack.run("ls", badIndex.toString()), "damaged image index");
+
+        assertOneLineError(Kmodpack.run("cat", image.toString(), "kernel/nope.ko"), "not in");
+        assertOneLineError(Kmodpack.run("cat", image.toString(), "kernel"), "is a directory");
+
+        Path file = tmp.resolve("a-file");
+        Files.writeString(file, "x");
+        assertOneLineError(Kmodpack.run("extract", image.toString(), file.toString()), "not a directory");
+
+        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--codec", "zip", VER), "unknown codec");
+        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--block-size", "3000", VER), "power of two");
+
+        Kmodpack.Result debug = Kmodpack.run("--debug", "ls", notImage.toString());
+        assertNotEquals(0, debug.exit());
+        assertTrue(debug.err().contains("\tat "), "--debug shows the stack trace");
+    }
+
+    @Test
+    void unsupportedFileTypeFailsWithoutLeavingAnImage() throws Exception {
+        Path b2 = tmp.resolve("base2");
+        Path mods = b2.resolve("lib/modules/v");
+        Files.createDirectories(mods);
+        Files.createDirectories(b2.resolve("boot"));
+        Files.writeString(mods.resolve("modules.dep"), "");
+        Process mk = new ProcessBuilder("mkfifo", mods.resolve("a-pipe").toString()).start();
+        assertEquals(0, mk.waitFor());
+        assertOneLineError(Kmodpack.run("build", "-b", b2.toString(), "v"), "named pipe");
+        assertEquals(List.of(""), TreeAssert.relativePaths(b2.resolve("boot")), "no image and no temporary file left");
+    }
+
+    static void assertOneLineError(Kmodpack.Result r, String expected) {
+        assertNotEquals(0, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line: " + r);
+        assertTrue(r.err().startsWith("kmodpack: "), r.toString());
+        assertTrue(r.err().contains(expected), "expected '" + expected + "' in: " + r);
+    }
+}
