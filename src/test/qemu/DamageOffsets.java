@@ -1,0 +1,138 @@
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Picks byte offsets that damage one file of a kmodpack image and nothing else the test loads.
+ *
+ * Usage: java -cp kmodpack.jar DamageOffsets.java IMAGE TARGET [KEEP...]
+ *
+ * Reads the image by docs/FORMAT.md alone (not through kmodpack's reader), finds the stored blocks
+ * holding TARGET (a path inside the tree), refuses if any of them also holds a byte of a KEEP file,
+ * and prints one offset per block, in the middle of its stored bytes, where the byte is not 0x55
+ * (the guest writes 0x55 there).
+ */
+public final class DamageOffsets {
+    record Entry(int parent, String name, int mode, int childCount, long size, long location) {}
+    record Block(long offset, int storedLength) {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 2) {
+            System.err.println("usage: DamageOffsets IMAGE TARGET [KEEP...]");
+            System.exit(2);
+        }
+        try (FileChannel ch = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ)) {
+            ByteBuffer h = read(ch, 0, 64);
+            if (!new String(h.array(), 0, 8, StandardCharsets.US_ASCII).equals("KMODPACK")) {
+                throw new IOException("not a kmodpack image");
+            }
+            int indexCodec = h.get(13) & 0xff;
+            long blockSize = h.getInt(16) & 0xffffffffL;
+            long indexOffset = h.getLong(32);
+            long indexStored = h.getLong(40);
+            int indexRaw = h.getInt(48);
+            byte[] stored = read(ch, indexOffset, Math.toIntExact(indexStored)).array();
+            ByteBuffer ix = ByteBuffer.wrap(decode(indexCodec, stored, indexRaw)).order(ByteOrder.LITTLE_ENDIAN);
+            int entryCount = ix.getInt(0), blockCount = ix.getInt(4);
+            int blocksAt = 32, entriesAt = blocksAt + 24 * blockCount, stringsAt = entriesAt + 56 * entryCount;
+            List<Block> blocks = new ArrayList<>();
+            for (int i = 0; i < blockCount; i++) {
+                int b = blocksAt + 24 * i;
+                blocks.add(new Block(ix.getLong(b), ix.getInt(b + 8)));
+            }
+            List<Entry> entries = new ArrayList<>();
+            for (int i = 0; i < entryCount; i++) {
+                int e = entriesAt + 56 * i;
+                byte[] name = new byte[ix.getInt(e + 8)];
+                ix.get(stringsAt + ix.getInt(e + 4), name);
+                entries.add(new Entry(ix.getInt(e), new String(name, StandardCharsets.UTF_8), ix.getInt(e + 12),
+                        ix.getInt(e + 36), ix.getLong(e + 40), ix.getLong(e + 48)));
+            }
+            TreeSet<Long> keep = new TreeSet<>();
+            for (int k = 2; k < args.length; k++) {
+                keep.addAll(blocksOf(find(entries, args[k]), blockSize));
+            }
+            StringBuilder out = new StringBuilder();
+            for (long b : blocksOf(find(entries, args[1]), blockSize)) {
+                if (keep.contains(b)) {
+                    throw new IOException("block " + b + " of " + args[1] + " also holds a file to keep");
+                }
+                Block blk = blocks.get(Math.toIntExact(b));
+                long off = blk.offset() + blk.storedLength() / 2;
+                while (read(ch, off, 1).get(0) == 0x55) {
+                    off++;
+                }
+                out.append(off).append(' ');
+            }
+            System.out.println(out.toString().trim());
+        }
+    }
+
+    static List<Long> blocksOf(Entry e, long blockSize) throws IOException {
+        if ((e.mode() & 0170000) != 0100000 || e.size() == 0) {
+            throw new IOException(e.name() + " is not a non-empty regular file");
+        }
+        List<Long> r = new ArrayList<>();
+        for (long b = e.location() / blockSize; b <= (e.location() + e.size() - 1) / blockSize; b++) {
+            r.add(b);
+        }
+        return r;
+    }
+
+    static Entry find(List<Entry> entries, String path) throws IOException {
+        int cur = 0;
+        for (String part : path.split("/")) {
+            if (part.isEmpty()) {
+                continue;
+            }
+            Entry dir = entries.get(cur);
+            int found = -1;
+            for (int c = 0; c < dir.childCount(); c++) {
+                int i = Math.toIntExact(dir.location() + c);
+                if (entries.get(i).name().equals(part)) {
+                    found = i;
+                }
+            }
+            if (found < 0) {
+                throw new IOException(path + ": no such file in the image");
+            }
+            cur = found;
+        }
+        return entries.get(cur);
+    }
+
+    static byte[] decode(int codec, byte[] stored, int rawLength) throws IOException {
+        switch (codec) {
+            case 0:
+                return stored;
+            case 1:
+                return net.jpountz.lz4.LZ4Factory.fastestJavaInstance().safeDecompressor().decompress(stored, rawLength);
+            case 2:
+                try (InputStream in = new org.tukaani.xz.LZMA2InputStream(new ByteArrayInputStream(stored),
+                        Math.max(rawLength, 4096))) {
+                    return in.readNBytes(rawLength);
+                }
+            default:
+                throw new IOException("unknown index codec " + codec);
+        }
+    }
+
+    static ByteBuffer read(FileChannel ch, long pos, int len) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            if (ch.read(b, pos + b.position()) < 0) {
+                throw new IOException("image ends early");
+            }
+        }
+        return b.flip();
+    }
+}
