@@ -43,6 +43,11 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // modprobe parses its own arguments with getopt's rules; building the picocli model of
+        // every command first would double its start-up time, which boot paths pay.
+        if (args.length > 0 && args[0].equals("modprobe")) {
+            System.exit(ModprobeCommand.run(java.util.Arrays.asList(args).subList(1, args.length)));
+        }
         System.exit(run(args));
     }
 

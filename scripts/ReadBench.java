@@ -7,7 +7,7 @@ import kmodpack.image.ModuleImage;
  * In-process read time of one file from a freshly opened image: open, look up, read all bytes,
  * close. The first rounds warm the JIT; the figure is the median of the rest.
  *
- *   java -cp cli/target/kmodpack.jar benchmarks/ReadBench.java IMAGE PATH [ROUNDS]
+ *   java -cp cli/target/kmodpack.jar scripts/ReadBench.java IMAGE PATH [ROUNDS]
  */
 public class ReadBench {
     public static void main(String[] args) throws Exception {
