@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -58,12 +60,31 @@ public final class ImageFs extends FuseStubFS {
     });
     private final Set<String> reported = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<byte[]> buffers = ThreadLocal.withInitial(() -> new byte[MAX_READ]);
+    /**
+     * Read-ahead: after a read, the next blocks of the image (data order is the tree's
+     * depth-first order, which is how tar, cp -r and find|xargs walk it) are decoded on spare
+     * threads, one per core, so that a sequential reader finds them ready.
+     */
+    private final ExecutorService readAhead;
+    private final int readAheadBlocks;
+    private final Set<Integer> queued = ConcurrentHashMap.newKeySet();
 
     private final ByteBuffer dot;
     private final ByteBuffer dotdot;
 
     public ImageFs(ModuleImage image, long imageFileSize, ServerLog log) {
+        this(image, imageFileSize, log, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** @param readAheadBlocks how many blocks past each read to decode ahead (0: none) */
+    public ImageFs(ModuleImage image, long imageFileSize, ServerLog log, int readAheadBlocks) {
         this.image = image;
+        this.readAheadBlocks = readAheadBlocks;
+        this.readAhead = readAheadBlocks == 0 ? null : Executors.newFixedThreadPool(readAheadBlocks, r -> {
+            Thread t = new Thread(r, "kmodpack-read-ahead");
+            t.setDaemon(true);
+            return t;
+        });
         this.imageFileSize = imageFileSize;
         this.log = log;
         List<ImageEntry> all = image.entries();
@@ -227,10 +248,28 @@ public final class ImageFs extends FuseStubFS {
         try {
             int n = image.read(e, offset, tmp, 0, want);
             buf.put(0, tmp, 0, n);
+            if (readAhead != null) {
+                readAheadAfter(image.blockOf(e, offset + n - 1));
+            }
             return n;
         } catch (IOException | RuntimeException ex) {
             report(ex);
             return -ErrorCodes.EIO();
+        }
+    }
+
+    private void readAheadAfter(int block) {
+        for (int b = block + 1; b <= block + readAheadBlocks && b < image.blockCount(); b++) {
+            if (!image.isCached(b) && queued.add(b)) {
+                int next = b;
+                readAhead.execute(() -> {
+                    try {
+                        image.preload(next);
+                    } finally {
+                        queued.remove(next);
+                    }
+                });
+            }
         }
     }
 

@@ -64,6 +64,7 @@ public final class Mounter {
             Background.detachSession();
         }
         SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
+        kmodpack.image.Codec.preferNativeLz4();
         ModuleImage img = ModuleImage.open(plan.image());
         FuseServer server;
         try {

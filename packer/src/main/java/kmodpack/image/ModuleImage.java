@@ -18,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
@@ -55,6 +57,8 @@ public final class ModuleImage implements Closeable {
     private final byte[] strings;
 
     private final Map<Integer, byte[]> cache;
+    /** Blocks being decoded now, guarded by the cache's lock. */
+    private final Map<Integer, CompletableFuture<byte[]>> decoding = new java.util.HashMap<>();
     private final int cacheCapacity;
 
     private ModuleImage(Path file, FileChannel channel, Codec codec, int blockSize, long dataLength,
@@ -629,15 +633,44 @@ public final class ModuleImage implements Closeable {
         return new int[] {(int) (file.location / blockSize), (int) ((file.location + file.size() - 1) / blockSize)};
     }
 
-    /** The decoded, checked bytes of a block, from the cache where possible. */
+    /**
+     * The decoded, checked bytes of a block, from the cache where possible. Threads that want
+     * the same block at once share one decode.
+     */
     byte[] block(int b) throws IOException {
+        CompletableFuture<byte[]> mine;
+        CompletableFuture<byte[]> theirs;
         synchronized (cache) {
             byte[] hit = cache.get(b);
             if (hit != null) {
                 return hit;
             }
+            theirs = decoding.get(b);
+            mine = theirs == null ? new CompletableFuture<>() : null;
+            if (mine != null) {
+                decoding.put(b, mine);
+            }
         }
-        byte[] raw = decodeBlock(b, rawLength(b));
+        if (theirs != null) {
+            try {
+                return theirs.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw e;
+            }
+        }
+        byte[] raw;
+        try {
+            raw = decodeBlock(b, rawLength(b));
+        } catch (IOException | RuntimeException | Error e) {
+            synchronized (cache) {
+                decoding.remove(b);
+            }
+            mine.completeExceptionally(e);
+            throw e;
+        }
         synchronized (cache) {
             cache.put(b, raw);
             if (cache.size() > cacheCapacity) {
@@ -645,9 +678,39 @@ public final class ModuleImage implements Closeable {
                 it.next();
                 it.remove();
             }
+            decoding.remove(b);
         }
+        mine.complete(raw);
         return raw;
     }
+
+    /** The block that holds byte {@code offset} of a regular file's content. */
+    public int blockOf(ImageEntry file, long offset) {
+        return (int) ((file.location + offset) / blockSize);
+    }
+
+    /** Whether a block is decoded in the cache or being decoded. */
+    public boolean isCached(int b) {
+        synchronized (cache) {
+            return cache.containsKey(b) || decoding.containsKey(b);
+        }
+    }
+
+    /**
+     * Decodes a block into the cache unless it is there already: read-ahead for sequential
+     * readers, run on a spare thread. A damaged block is left for the read that needs it to report.
+     */
+    public void preload(int b) {
+        if (b < 0 || b >= blockOffset.length) {
+            return;
+        }
+        try {
+            block(b);
+        } catch (IOException e) {
+            // reported by the read that needs this block
+        }
+    }
+
 
     private int rawLength(int b) {
         return (int) Math.min(blockSize, dataLength - (long) b * blockSize);
