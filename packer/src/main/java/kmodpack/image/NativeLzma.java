@@ -42,11 +42,15 @@ final class NativeLzma {
         if (Boolean.getBoolean("kmodpack.javaLzma")) {
             return null;
         }
-        try {
-            return Native.load("lzma", LibLzma.class);
-        } catch (Throwable t) {
-            return null;
+        // "liblzma.so" exists only with the development package; the runtime one is .so.5.
+        for (String name : new String[] {"liblzma.so.5", "lzma"}) {
+            try {
+                return Native.load(name, LibLzma.class);
+            } catch (Throwable t) {
+                // try the next name; without liblzma the Java encoder is used
+            }
         }
+        return null;
     }
 
     static boolean available() {
