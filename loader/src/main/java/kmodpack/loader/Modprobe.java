@@ -160,6 +160,7 @@ public final class Modprobe {
         if ((mod.alias() != null || opt.useBlacklist) && mod.isBlacklisted()) return 1;
 
         List<Kmod.Module> list = kmod.probeList(mod, opt.ignoreCommands);
+        if (!dryRun && !readAhead(list)) return -Errno.EIO;
         int err = 0;
         for (Kmod.Module m : list) {
             if (!ignoreLoaded && inKernel(m)) {
@@ -221,6 +222,38 @@ public final class Modprobe {
         }
     }
 
+    /** Module files read ahead of the first load, by relative path; a failed read maps to its error. */
+    private final Map<String, Object> readAhead = new java.util.HashMap<>();
+    private static final Object ABSENT = new Object();
+
+    /**
+     * Reads every module file the load list will insert before the first one goes to the
+     * kernel, so that a damaged image stops the whole closure rather than leave half of it
+     * loaded. Returns false (after saying why) when a required module cannot be read; an
+     * optional one (a soft dependency) fails later on its own, as modprobe ignores it.
+     */
+    private boolean readAhead(List<Kmod.Module> list) {
+        for (Kmod.Module m : list) {
+            String rel = m.relPath();
+            if (rel == null || m.path() == null || (!ignoreLoaded && inKernel(m))
+                    || (m.installCommands() != null && !m.ignoreCommand()) || readAhead.containsKey(rel)) {
+                continue;
+            }
+            Object got;
+            try {
+                got = kmod.tree().read(rel);
+            } catch (IOException e) {
+                got = e;
+            }
+            readAhead.put(rel, got == null ? ABSENT : got);
+            if (got instanceof IOException e && m.required()) {
+                log.error("could not read '" + m.path() + "': " + e.getMessage() + "; nothing was loaded");
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Reads the module from the tree (verified), decompresses it if the kernel cannot, loads it. */
     private int insertModule(Kmod.Module m, String options) {
         String path = m.path();
@@ -231,7 +264,9 @@ public final class Modprobe {
         }
         byte[] bytes;
         try {
-            bytes = kmod.tree().read(rel);
+            Object ahead = readAhead.remove(rel);
+            if (ahead instanceof IOException e) throw e;
+            bytes = ahead == ABSENT ? null : ahead != null ? (byte[]) ahead : kmod.tree().read(rel);
         } catch (IOException e) {
             log.error("could not read '" + path + "': " + e.getMessage());
             return -Errno.EIO;

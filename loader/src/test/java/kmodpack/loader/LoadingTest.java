@@ -40,6 +40,8 @@ class LoadingTest {
     final ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
     final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
     UnaryOperator<byte[]> transform = b -> b;
+    /** Module files whose read fails as a damaged image's would. */
+    final java.util.Set<String> damaged = new java.util.HashSet<>();
 
     @BeforeAll
     static void locate() throws Exception {
@@ -130,6 +132,9 @@ class LoadingTest {
         ModuleTree t = new ModuleTree() {
             @Override
             public byte[] read(String relPath) throws IOException {
+                if (damaged.contains(relPath.substring(relPath.lastIndexOf('/') + 1))) {
+                    throw new IOException(relPath + ": damaged block 7 (checksum mismatch)");
+                }
                 byte[] b = base.read(relPath);
                 return b == null || !relPath.endsWith(".ko") ? b : transform.apply(b);
             }
@@ -323,6 +328,21 @@ class LoadingTest {
     @Test
     void gzipModules() throws IOException {
         compressedModulesAreDecompressedUnlessTheKernelCan("gzip", LoadingTest::gzip);
+    }
+
+    @Test
+    void aDamagedModuleStopsTheClosureBeforeAnythingIsLoaded() throws IOException {
+        damaged.add("ext4.ko");
+        assertEquals(1, modprobe("ext4"));
+        assertEquals(List.of(), sys.calls, "its dependencies must not be loaded either");
+        assertTrue(err().contains("damaged block 7") && err().contains("nothing was loaded"), err());
+    }
+
+    @Test
+    void aDamagedSoftDependencyIsSkippedLikeAFailingOne() throws IOException {
+        damaged.add("crc32c-intel.ko");
+        assertEquals(0, modprobe("ext4"));
+        assertEquals(List.of("crc32c_generic", "jbd2", "mbcache", "crc16", "ext4"), sys.loaded());
     }
 
     @Test
