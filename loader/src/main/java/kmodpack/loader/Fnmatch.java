@@ -144,16 +144,9 @@ public final class Fnmatch {
                 return UNTERMINATED;
             } else if (c == '[' && at(p, pi) == '.') {
                 int startp = pi;
-                int len = 0;
-                for (;;) {
-                    char d = at(p, ++pi);
-                    if (d == '.' && at(p, pi + 1) == ']') {
-                        pi += 2;
-                        break;
-                    }
-                    if (d == '\0') return -1;
-                    len++;
-                }
+                pi = collatingEnd(p, startp);
+                if (pi < 0) return -1;
+                int len = pi - startp - 3;
                 boolean isRange = at(p, pi) == '-' && at(p, pi + 1) != '\0';
                 if (len != 1) return -1; // the C locale names no collating elements
                 char sym = at(p, startp + 1);
@@ -246,6 +239,18 @@ public final class Fnmatch {
     private static final int MATCHED = -3, NO_RANGE = -4;
 
     /**
+     * A collating symbol "[.x.]" with {@code pi} at its '.': the index just past the closing
+     * ".]", or -1 when there is none. The symbol's name is the characters in between.
+     */
+    private static int collatingEnd(String p, int pi) {
+        for (;;) {
+            char d = at(p, ++pi);
+            if (d == '.' && at(p, pi + 1) == ']') return pi + 2;
+            if (d == '\0') return -1;
+        }
+    }
+
+    /**
      * After a member {@code cold}, {@code c} is the next pattern character (already consumed, pi
      * is past it). If it is '-' not followed by ']', this is a range: returns MATCHED, -1 (the
      * pattern loses), or the index just past the range's end. Otherwise NO_RANGE.
@@ -255,16 +260,9 @@ public final class Fnmatch {
         char cend = at(p, pi++);
         if (cend == '[' && at(p, pi) == '.') {
             int startp = pi;
-            int len = 0;
-            for (;;) {
-                char d = at(p, ++pi);
-                if (d == '.' && at(p, pi + 1) == ']') {
-                    pi += 2;
-                    break;
-                }
-                if (d == '\0') return -1;
-                len++;
-            }
+            pi = collatingEnd(p, startp);
+            if (pi < 0) return -1;
+            int len = pi - startp - 3;
             if (len != 1) return -1;
             cend = at(p, startp + 1);
         } else {

@@ -380,7 +380,6 @@ public final class ImageWriter {
         }
         for (int i = 0; i < n; i++) {
             Node e = order.get(i);
-            int parent = 0;
             long location = 0;
             int childCount = 0;
             if (e.isDirectory()) {
@@ -391,7 +390,8 @@ public final class ImageWriter {
             } else {
                 location = linkOff[i];
             }
-            b.putInt(parent).putInt(nameOff[i]).putInt(i == 0 ? 0 : e.name.length).putInt(e.mode)
+            // The parent is filled in below, from the parent's side.
+            b.putInt(0).putInt(nameOff[i]).putInt(i == 0 ? 0 : e.name.length).putInt(e.mode)
                     .putInt(e.uid).putInt(e.gid).putLong(e.mtimeSeconds).putInt(e.mtimeNanos).putInt(childCount)
                     .putLong(e.size).putLong(location);
         }
