@@ -220,13 +220,14 @@ public final class ImageWriter {
         for (int i = 0; i < order.size(); i++) {
             indexOf.put(order.get(i), i);
         }
+        // The data stream first, so its blocks start the file as in version 1; the hot stream after.
         List<StreamPlan> streams = new ArrayList<>();
+        streams.add(new StreamPlan(ImageFormat.DATA_STREAM, options.codec(), options.level(), options.blockSize(), dataOrder));
         if (v2) {
             Codec hotCodec = options.codec() == Codec.NONE ? Codec.NONE : Codec.LZ4;
             streams.add(new StreamPlan(ImageFormat.HOT_STREAM, hotCodec,
                     hotCodec == Codec.LZ4 ? ImageFormat.HOT_LZ4_LEVEL : 0, ImageFormat.HOT_BLOCK_SIZE, hot));
         }
-        streams.add(new StreamPlan(ImageFormat.DATA_STREAM, options.codec(), options.level(), options.blockSize(), dataOrder));
         int[] fileStream = new int[order.size()];
         long[] dataOffset = new long[order.size()];
         long total = 0;
