@@ -142,6 +142,50 @@ class PackerCliTest {
         assertEquals(List.of(""), TreeAssert.relativePaths(b2.resolve("boot")), "no image and no temporary file left");
     }
 
+    /** A 377-byte file whose header claims a 2 GiB index (valid checksums, as an attacker writes them). */
+    static byte[] hugeIndexClaim() {
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(377).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        h.put("KMODPACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort((short) 1).putShort((short) 0);
+        h.put(12, (byte) 2).put(13, (byte) 2).putInt(16, 1 << 20).putLong(32, 64).putLong(40, 377 - 64);
+        h.putInt(48, Integer.MAX_VALUE - 16);
+        byte[] f = h.array();
+        for (int i = 64; i < 377; i++) {
+            f[i] = (byte) (i * 31);
+        }
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(f, 64, 377 - 64);
+        h.putInt(52, (int) c.getValue());
+        c.reset();
+        c.update(f, 0, 60);
+        h.putInt(60, (int) c.getValue());
+        return f;
+    }
+
+    @Test
+    void hostileNumbersAreRefusedUnderASmallHeap() throws Exception {
+        Path p = Files.write(tmp.resolve("claims-2GiB"), hugeIndexClaim());
+        assertEquals(377, Files.size(p));
+        for (String cmd : List.of("info", "ls", "verify")) {
+            assertOneLineError(Kmodpack.runJvm(List.of("-Xmx64m"), cmd, p.toString()), "cannot decode to");
+        }
+    }
+
+    @Test
+    void errorsFromTheJvmAreOneLineToo() throws Exception {
+        // 64 MiB blocks need a 64 MiB xz dictionary to read: more than a 16 MiB heap holds.
+        Path src = tmp.resolve("big-blocks/lib/modules/v");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("modules.dep"), "kernel/a.ko:\n".repeat(10_000));
+        Path img = tmp.resolve("big-blocks.img");
+        Kmodpack.Result b = Kmodpack.run("build", "-b", tmp.resolve("big-blocks").toString(), "-o", img.toString(), "--block-size", "64M", "v");
+        assertEquals(0, b.exit(), b.toString());
+        Kmodpack.Result r = Kmodpack.runJvm(List.of("-Xmx16m"), "cat", img.toString(), "modules.dep");
+        assertOneLineError(r, "out of memory");
+        assertEquals(1, r.exit());
+        Kmodpack.Result d = Kmodpack.runJvm(List.of("-Xmx16m"), "--debug", "cat", img.toString(), "modules.dep");
+        assertTrue(d.err().contains("OutOfMemoryError"), d.toString());
+    }
+
     static void assertOneLineError(Kmodpack.Result r, String expected) {
         assertNotEquals(0, r.exit(), r.toString());
         assertEquals(1, r.err().lines().count(), "one line: " + r);

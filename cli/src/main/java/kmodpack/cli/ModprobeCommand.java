@@ -75,6 +75,10 @@ public final class ModprobeCommand implements Callable<Integer> {
             err.println("modprobe: FATAL: " + e);
             if (a.debug) e.printStackTrace(err);
             return 1;
+        } catch (Error e) {
+            err.println("modprobe: FATAL: " + Main.describe(e));
+            if (a.debug) e.printStackTrace(err);
+            return 1;
         } finally {
             out.flush();
         }
