@@ -460,6 +460,11 @@ public final class ModuleImage implements Closeable {
         return new String(strings, (int) link.location, (int) link.size(), StandardCharsets.UTF_8);
     }
 
+    /** The raw bytes of an entry's name, as stored (empty for the root). */
+    public byte[] nameBytes(ImageEntry e) {
+        return Arrays.copyOfRange(strings, nameOffsets[e.index], nameOffsets[e.index] + nameLengths[e.index]);
+    }
+
     /** The raw bytes of a link target, as stored. */
     public byte[] readlinkBytes(ImageEntry link) throws ImageException {
         if (!link.isSymlink()) {
