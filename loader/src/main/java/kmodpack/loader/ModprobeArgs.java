@@ -158,7 +158,7 @@ public final class ModprobeArgs {
             "Where the modules are:",
             "  -d, --dirname=ROOT        root directory: the image is ROOT/boot/modules-VERSION",
             "  -S, --set-version=VERSION kernel version instead of uname -r",
-            "      --image=FILE          the image file (or an unpacked lib/modules/VERSION directory)",
+            "      --image=FILE          the image file (a directory is refused: only verified bytes are loaded)",
             "  -C, --config=PATH         configuration file or directory instead of the modprobe.d",
             "                            directories (repeatable)",
             "Management:",
