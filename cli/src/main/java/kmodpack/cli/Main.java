@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
         description = "Pack a kernel's module tree into one image file, and use that file directly.",
         subcommands = {
             BuildCommand.class,
+            DepmodCommand.class,
             LsCommand.class,
             CatCommand.class,
             ExtractCommand.class,

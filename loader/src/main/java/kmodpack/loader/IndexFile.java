@@ -13,6 +13,8 @@ import java.util.List;
 public final class IndexFile {
     static final int MAGIC = 0xB007F457;
     static final int VERSION_MAJOR = 2;
+    /** Magic, version and root offset: libkmod opens nothing shorter. */
+    static final int HEADER_SIZE = 12;
     private static final int NODE_PREFIX = 0x80000000;
     private static final int NODE_VALUES = 0x40000000;
     private static final int NODE_CHILDS = 0x20000000;
@@ -28,7 +30,7 @@ public final class IndexFile {
     public IndexFile(byte[] data, String name) throws IOException {
         this.data = data;
         this.name = name;
-        if (data.length < 12) throw new IOException(name + ": too short for an index");
+        if (data.length < HEADER_SIZE) throw new IOException(name + ": too short for an index");
         if (u32(0) != MAGIC) throw new IOException(name + ": not a kmod index (bad magic)");
         if (u32(4) >>> 16 != VERSION_MAJOR) throw new IOException(name + ": unsupported index version");
         rootOffset = u32(8);
@@ -60,7 +62,9 @@ public final class IndexFile {
 
         Node(int offset) {
             int p = offset & NODE_MASK;
-            if (p >= data.length) throw new IndexCorrupt(name);
+            // A node without flags holds nothing: depmod puts the root of an empty trie there,
+            // at the very end of the file.
+            if (p > data.length) throw new IndexCorrupt(name);
             if ((offset & NODE_PREFIX) != 0) {
                 int end = strEnd(p);
                 prefix = new String(data, p, end - p, StandardCharsets.ISO_8859_1);

@@ -88,7 +88,13 @@ public final class ModuleImage implements Closeable {
         strings = new byte[stringLength];
         index.get(stringsAt, strings);
 
-        kernelVersion = string(index.getInt(12), index.getInt(16), "kernel version");
+        int versionOffset = index.getInt(12);
+        int versionLength = index.getInt(16);
+        // The version becomes a directory name (mount's /lib/modules/VERSION): one safe component.
+        if (!ImageFormat.validName(strings, versionOffset, versionLength)) {
+            throw damagedIndex("the kernel version is not a valid name");
+        }
+        kernelVersion = string(versionOffset, versionLength, "kernel version");
 
         blockOffset = new long[blockCount];
         blockStoredLength = new int[blockCount];
@@ -228,15 +234,7 @@ public final class ModuleImage implements Closeable {
     }
 
     private boolean validName(int offset, int length) {
-        if (length < 1 || length > ImageFormat.MAX_NAME || offset < 0 || offset + length > strings.length || offset + length < 0) {
-            return false;
-        }
-        for (int i = offset; i < offset + length; i++) {
-            if (strings[i] == '/' || strings[i] == 0) {
-                return false;
-            }
-        }
-        return !(length == 1 && strings[offset] == '.') && !(length == 2 && strings[offset] == '.' && strings[offset + 1] == '.');
+        return ImageFormat.validName(strings, offset, length);
     }
 
     private String string(long offset, long length, String what) throws ImageException {
