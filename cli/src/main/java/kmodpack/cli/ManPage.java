@@ -18,6 +18,16 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  * through picocli's AsciiDoc generator so that the build needs no AsciiDoc converter.
  */
 final class ManPage {
+    /** What the Debian package adds around the command, for kmodpack(1). */
+    private static final String[][] PACKAGE_FILES = {
+        {"/boot/modules-VERSION", "The image of /lib/modules/VERSION, as kmodpack build VERSION writes it."},
+        {"/etc/kernel/postinst.d/zz-kmodpack", "Builds /boot/modules-VERSION when a kernel package is installed; "
+                + "a failed build is reported and does not fail the kernel's installation."},
+        {"/etc/kernel/postrm.d/zz-kmodpack", "Deletes /boot/modules-VERSION when the kernel package is removed."},
+        {"/etc/default/kmodpack", "Settings of those hooks: KERNEL_HOOKS=no turns them off; CODEC, LEVEL and "
+                + "BLOCK_SIZE choose how images are packed."},
+    };
+
     private final StringBuilder out = new StringBuilder();
 
     private ManPage() {
@@ -43,8 +53,8 @@ final class ManPage {
         line(".nh");
         line(".ad l");
         section("NAME");
-        String[] description = spec.usageMessage().description();
-        line(escape(name) + " \\- " + escape(firstSentence(description.length > 0 ? description[0] : "")));
+        List<String> description = paragraphs(spec.usageMessage().description());
+        line(escape(name) + " \\- " + escape(firstSentence(description.isEmpty() ? "" : description.get(0))));
 
         section("SYNOPSIS");
         line(".nf");
@@ -54,13 +64,13 @@ final class ManPage {
         }
         line(".fi");
 
-        if (description.length > 0) {
+        if (!description.isEmpty()) {
             section("DESCRIPTION");
-            for (int i = 0; i < description.length; i++) {
+            for (int i = 0; i < description.size(); i++) {
                 if (i > 0) {
                     line(".PP");
                 }
-                text(format(description[i]));
+                text(description.get(i));
             }
         }
 
@@ -71,8 +81,8 @@ final class ManPage {
                 CommandSpec s = sub.getCommandSpec();
                 line(".TP");
                 line("\\fB" + escape(pageName(s)) + "\\fR(1)");
-                String[] d = s.usageMessage().description();
-                text(d.length > 0 ? format(d[0]) : "");
+                List<String> d = paragraphs(s.usageMessage().description());
+                text(d.isEmpty() ? "" : firstSentence(d.get(0)) + ".");
             }
         }
 
@@ -118,6 +128,15 @@ final class ManPage {
                 line("\\fB" + escape(format(code).strip()) + "\\fR");
                 text(format(meaning).strip());
             });
+        }
+
+        if (spec.parent() == null) {
+            section("FILES");
+            for (String[] f : PACKAGE_FILES) {
+                line(".TP");
+                line("\\fI" + escape(f[0]) + "\\fR");
+                text(f[1]);
+            }
         }
 
         section("SEE ALSO");
@@ -169,6 +188,29 @@ final class ManPage {
             }
             line(e.startsWith(".") || e.startsWith("'") ? "\\&" + e : e);
         }
+    }
+
+    /**
+     * Help's description lines as paragraphs: a line that does not end a sentence is wrapped
+     * text that the next line continues.
+     */
+    private static List<String> paragraphs(String[] lines) {
+        List<String> paragraphs = new ArrayList<>();
+        StringBuilder p = new StringBuilder();
+        for (String l : lines) {
+            String t = format(l).strip();
+            p.append(p.length() > 0 ? " " : "").append(t);
+            if (t.isEmpty() || t.matches(".*[.:!?]$")) {
+                if (p.length() > 0) {
+                    paragraphs.add(p.toString().strip());
+                }
+                p.setLength(0);
+            }
+        }
+        if (p.length() > 0) {
+            paragraphs.add(p.toString());
+        }
+        return paragraphs;
     }
 
     /** picocli help strings are format strings: %n is a line break, %% a percent sign. */
