@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import kmodpack.image.Codec;
 import kmodpack.image.ImageWriter;
 import kmodpack.packer.ImageBuilder;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -24,14 +25,16 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "IMAGE", description = "Image to write (default: BASEDIR/boot/modules-VERSION).")
     Path output;
 
-    @Option(names = "--codec", paramLabel = "CODEC", description = "xz (small, default), lz4 (fast to read) or none.")
-    String codec = ImageBuilder.DEFAULT_CODEC.displayName();
+    @Option(names = "--codec", paramLabel = "CODEC", converter = CodecConverter.class, completionCandidates = CodecNames.class,
+            description = "One of ${COMPLETION-CANDIDATES}: xz (small, the default), lz4 (fast to read), none.")
+    Codec codec = ImageBuilder.DEFAULT_CODEC;
 
     @Option(names = "--level", paramLabel = "N", description = "Compression level: xz 0-9 (default 6), lz4 0-17 (default 12).")
     Integer level;
 
-    @Option(names = "--block-size", paramLabel = "SIZE", description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
-    String blockSize;
+    @Option(names = "--block-size", paramLabel = "SIZE", converter = Units.SizeConverter.class,
+            description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
+    Long blockSize;
 
     @Option(names = "--best", description = "Smallest image, slower to pack and to read one module: xz level 9 with 4M blocks (unless --level or --block-size say otherwise).")
     boolean best;
@@ -39,22 +42,51 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = {"-j", "--threads"}, paramLabel = "N", description = "Compression threads (default: number of cores). The image is the same whatever N.")
     int threads = Runtime.getRuntime().availableProcessors();
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** xz, lz4 or none, as users write them. */
+    static final class CodecConverter implements CommandLine.ITypeConverter<Codec> {
+        @Override
+        public Codec convert(String value) {
+            try {
+                return Codec.byName(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** What shell completion offers for --codec. */
+    static final class CodecNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return java.util.Arrays.stream(Codec.values()).map(Codec::displayName).iterator();
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        Codec c = Codec.byName(codec);
-        if (best && c != Codec.XZ) {
-            throw new IllegalArgumentException("--best goes with --codec xz");
-        }
-        if (level == null && best) {
-            level = c.maxLevel;
-        }
-        long bs = blockSize != null ? Units.parseSize(blockSize) : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
-        if (bs > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("block size " + blockSize + " is too large");
-        }
-        ImageWriter.Options options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads);
-        if (version.isEmpty() || version.contains("/") || version.equals(".") || version.equals("..")) {
-            throw new IllegalArgumentException("'" + version + "' is not a kernel version");
+        Codec c = codec;
+        long bs = blockSize != null ? blockSize : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
+        ImageWriter.Options options;
+        // Option values that do not go together are usage errors (exit 2), like picocli's own.
+        try {
+            if (best && c != Codec.XZ) {
+                throw new IllegalArgumentException("--best goes with --codec xz");
+            }
+            if (level == null && best) {
+                level = c.maxLevel;
+            }
+            if (bs > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("block size " + bs + " is too large");
+            }
+            options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads);
+            if (!kmodpack.image.ImageFormat.validKernelVersion(version)) {
+                throw new IllegalArgumentException("'" + version + "' is not a kernel version (one directory name under lib/modules)");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         Path tree = basedir.resolve("lib/modules").resolve(version);
         Path out = output != null ? output : basedir.resolve("boot").resolve("modules-" + version);
