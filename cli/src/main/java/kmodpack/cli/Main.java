@@ -67,12 +67,48 @@ public final class Main implements Runnable {
             }
             System.exit(0);
         }
-        int status = run(args);
-        // A mount server that bin/kmodpack started in the background tells it how it ended.
-        if (status != 0 && args.length > 1 && args[0].equals("mount") && java.util.Arrays.asList(args).contains("--server")) {
-            kmodpack.fuse.Background.reportFailure(status);
+        int code;
+        try {
+            code = run(args);
+        } catch (Throwable t) {
+            // picocli hands Errors (OutOfMemoryError, StackOverflowError...) straight through:
+            // they get the same one line as any other failure.
+            code = fail(t);
         }
-        System.exit(status);
+        // A mount server that bin/kmodpack started in the background tells it how it ended.
+        if (code != 0 && args.length > 1 && args[0].equals("mount") && java.util.Arrays.asList(args).contains("--server")) {
+            kmodpack.fuse.Background.reportFailure(code);
+        }
+        System.exit(code);
+    }
+
+    /** Reports an error that escaped the command as one line (and its stack trace with --debug). */
+    static int fail(Throwable t) {
+        System.err.println("kmodpack: " + describe(t));
+        if (debug) {
+            t.printStackTrace();
+        }
+        System.err.flush();
+        return 1;
+    }
+
+    /** The model with every command. */
+    static CommandLine fullModel() {
+        CommandLine cl = new CommandLine(new Main());
+        for (String name : COMMANDS) {
+            cl.addSubcommand(name, command(name));
+        }
+        return cl;
+    }
+
+    /**
+     * The command line as the man pages and shell completion describe it: the model {@code --help}
+     * prints, with modprobe's options (parsed by modprobe's own parser) added from its table.
+     */
+    static CommandLine documentedModel() {
+        CommandLine cl = fullModel();
+        ModprobeCommand.describeOptions(cl.getSubcommands().get("modprobe").getCommandSpec());
+        return cl;
     }
 
     /** Runs the command line and returns its exit code; never throws. */
@@ -86,8 +122,25 @@ public final class Main implements Runnable {
                 cl.addSubcommand(name, command(name));
             }
         }
+        cl.setParameterExceptionHandler(new UsageHandler());
         cl.setExecutionExceptionHandler(new ErrorHandler());
         return cl.execute(args);
+    }
+
+    /** Usage errors (unknown option, bad value, missing argument): one line, exit 2. */
+    private static final class UsageHandler implements CommandLine.IParameterExceptionHandler {
+        @Override
+        public int handleParseException(CommandLine.ParameterException ex, String[] given) {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("kmodpack: " + ex.getMessage().replace('\n', ' ') + " (see '"
+                    + cmd.getCommandSpec().qualifiedName() + " --help')");
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        }
     }
 
     /** An error from a command: one line on stderr (and the stack trace with --debug). */
@@ -123,6 +176,9 @@ public final class Main implements Runnable {
         }
         if (ex instanceof OutOfMemoryError) {
             return "out of memory (raise the Java heap with JAVA_OPTS=-Xmx...)";
+        }
+        if (ex instanceof StackOverflowError) {
+            return "internal error: stack overflow (run with --debug for details)";
         }
         String m = ex.getMessage();
         return m == null || m.isBlank() ? ex.toString() : m.replace('\n', ' ');
