@@ -180,7 +180,7 @@ class ModprobeDependsTest {
         // Without -a: parameters from the command line, and each name on its own.
         for (String name : TestConfig.NAMES) {
             List<String> args = new ArrayList<>(List.of("-D", name));
-            args.addAll(List.of("p=1", "q=two words", "r='x y'"));
+            args.addAll(List.of("p=1", "q=two words", "r='x y'", "u=café"));
             compare(t, opts, args);
         }
         for (String extra : List.of("-i", "-b", "-R", "-q", "-v")) {

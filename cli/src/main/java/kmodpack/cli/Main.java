@@ -49,7 +49,25 @@ public final class Main implements Runnable {
         if (args.length > 0 && args[0].equals("modprobe")) {
             System.exit(ModprobeCommand.run(java.util.Arrays.asList(args).subList(1, args.length)));
         }
-        System.exit(run(args));
+        int code;
+        try {
+            code = run(args);
+        } catch (Throwable t) {
+            // picocli hands Errors (OutOfMemoryError, StackOverflowError...) straight through:
+            // they get the same one line as any other failure.
+            code = fail(t);
+        }
+        System.exit(code);
+    }
+
+    /** Reports an error that escaped the command as one line (and its stack trace with --debug). */
+    static int fail(Throwable t) {
+        System.err.println("kmodpack: " + describe(t));
+        if (debug) {
+            t.printStackTrace();
+        }
+        System.err.flush();
+        return 1;
     }
 
     /**
@@ -96,6 +114,9 @@ public final class Main implements Runnable {
         }
         if (ex instanceof OutOfMemoryError) {
             return "out of memory (raise the Java heap with JAVA_OPTS=-Xmx...)";
+        }
+        if (ex instanceof StackOverflowError) {
+            return "internal error: stack overflow (run with --debug for details)";
         }
         String m = ex.getMessage();
         return m == null || m.isBlank() ? ex.toString() : m.replace('\n', ' ');

@@ -65,6 +65,9 @@ public final class ModprobeCommand implements Callable<Integer> {
             err.println("modprobe: " + e.getMessage() + " (see --help)");
             return 1;
         }
+        // Names and PARAM=VALUE arguments are held as bytes, one ISO-8859-1 char each, like the
+        // configuration text: back to the bytes the JVM decoded them from.
+        a.args.replaceAll(ModprobeCommand::asBytes);
         if (a.help) {
             out.print(ModprobeArgs.USAGE);
             out.flush();
@@ -81,9 +84,27 @@ public final class ModprobeCommand implements Callable<Integer> {
             err.println("modprobe: FATAL: " + e);
             if (a.debug) e.printStackTrace(err);
             return 1;
+        } catch (Error e) {
+            err.println("modprobe: FATAL: " + Main.describe(e));
+            if (a.debug) e.printStackTrace(err);
+            return 1;
         } finally {
             out.flush();
         }
+    }
+
+    private static final java.nio.charset.Charset ARGV_CHARSET = argvCharset();
+
+    private static java.nio.charset.Charset argvCharset() {
+        try {
+            return java.nio.charset.Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (RuntimeException e) {
+            return StandardCharsets.UTF_8;
+        }
+    }
+
+    static String asBytes(String arg) {
+        return new String(arg.getBytes(ARGV_CHARSET), StandardCharsets.ISO_8859_1);
     }
 
     /**

@@ -19,6 +19,8 @@ public final class IndexFile {
     private static final int NODE_VALUES = 0x40000000;
     private static final int NODE_CHILDS = 0x20000000;
     private static final int NODE_MASK = 0x0FFFFFFF;
+    /** Longer than any key depmod writes (aliases are under 300 bytes); deeper means a cycle. */
+    private static final int MAX_KEY_LENGTH = 4096;
 
     /** A value with the priority depmod gave it (its place in modules.order). */
     public record Value(int priority, String value) {}
@@ -49,7 +51,11 @@ public final class IndexFile {
     /** Thrown when an offset points outside the file: the index is damaged. */
     public static final class IndexCorrupt extends RuntimeException {
         IndexCorrupt(String name) {
-            super(name + ": damaged index (offset out of range)");
+            this(name, "offset out of range");
+        }
+
+        IndexCorrupt(String name, String why) {
+            super(name + ": damaged index (" + why + ")");
         }
     }
 
@@ -155,7 +161,7 @@ public final class IndexFile {
             for (int j = 0; j < pre.length(); j++) {
                 char ch = pre.charAt(j);
                 if (ch == '*' || ch == '?' || ch == '[') {
-                    searchWildAll(node, j, buf, key.substring(Math.min(i + j, kn)), out);
+                    searchWildAll(node, j, buf, key.substring(Math.min(i + j, kn)), out, new int[1]);
                     return out;
                 }
                 if (i + j >= kn || ch != key.charAt(i + j)) return out;
@@ -166,7 +172,7 @@ public final class IndexFile {
                 Node child = node.child(w);
                 if (child != null) {
                     buf.append(w);
-                    searchWildAll(child, 0, buf, rest, out);
+                    searchWildAll(child, 0, buf, rest, out, new int[1]);
                     buf.setLength(buf.length() - 1);
                 }
             }
@@ -180,15 +186,23 @@ public final class IndexFile {
         return out;
     }
 
-    /** Every key under a wildcard is matched with fnmatch against the rest of the key. */
-    private void searchWildAll(Node node, int j, StringBuilder buf, String subkey, List<Value> out) {
+    /**
+     * Every key under a wildcard is matched with fnmatch against the rest of the key. The walk
+     * is bounded: in a tree every node is visited once and takes at least one byte of the file,
+     * and keys are short; a damaged index whose nodes point back at their ancestors (a cycle)
+     * or share children would otherwise recurse until the stack runs out.
+     */
+    private void searchWildAll(Node node, int j, StringBuilder buf, String subkey, List<Value> out, int[] visits) {
+        if (++visits[0] > data.length || buf.length() > MAX_KEY_LENGTH) {
+            throw new IndexCorrupt(name, "its nodes form a cycle");
+        }
         int mark = buf.length();
         buf.append(node.prefix, j, node.prefix.length());
         for (int ch = node.first; ch <= node.last; ch++) {
             Node child = node.child(ch);
             if (child == null) continue;
             buf.append((char) ch);
-            searchWildAll(child, 0, buf, subkey, out);
+            searchWildAll(child, 0, buf, subkey, out, visits);
             buf.setLength(buf.length() - 1);
         }
         if (node.valueCount > 0 && Fnmatch.matches(buf.toString(), subkey)) node.addValues(out);

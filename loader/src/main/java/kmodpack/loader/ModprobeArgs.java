@@ -32,7 +32,7 @@ public final class ModprobeArgs {
     private enum Opt {
         DIRNAME(Group.WHERE, "d", "ROOT", "root directory: the image is ROOT/boot/modules-VERSION", "dirname"),
         VERSION(Group.WHERE, "S", "VERSION", "kernel version instead of uname -r", "set-version"),
-        IMAGE(Group.WHERE, null, "FILE", "the image file (or an unpacked lib/modules/VERSION directory)", "image"),
+        IMAGE(Group.WHERE, null, "FILE", "the image file (a directory is refused: only verified bytes are loaded)", "image"),
         CONFIG(Group.WHERE, "C", "PATH", "configuration file or directory instead of the modprobe.d\ndirectories (repeatable)", "config"),
         ALL(Group.MANAGEMENT, "a", null, "every argument is a module name", "all"),
         REMOVE(Group.MANAGEMENT, "r", null, "remove modules instead of inserting", "remove"),

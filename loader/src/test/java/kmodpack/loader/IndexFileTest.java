@@ -97,4 +97,16 @@ class IndexFileTest {
         IndexFile idx = new IndexFile(badRoot, "x");
         assertThrows(IndexFile.IndexCorrupt.class, () -> idx.search("ext4"));
     }
+
+    @Test
+    void aCyclicTrieIsReportedAsDamagedNotAStackOverflow() throws Exception {
+        // Root at 12: children '*'..'*', whose one child offset points back at the root itself.
+        int root = 0x20000000 | 12;
+        byte[] cyclic = {(byte) 0xb0, 0x07, (byte) 0xf4, 0x57, 0, 2, 0, 1, 0x20, 0, 0, 12,
+            '*', '*', 0x20, 0, 0, 12};
+        assertEquals(root, java.nio.ByteBuffer.wrap(cyclic, 8, 4).getInt());
+        IndexFile idx = new IndexFile(cyclic, "modules.alias.bin");
+        IndexFile.IndexCorrupt e = assertThrows(IndexFile.IndexCorrupt.class, () -> idx.searchWild("pci:v1"));
+        assertTrue(e.getMessage().contains("modules.alias.bin: damaged index"), e.getMessage());
+    }
 }

@@ -33,6 +33,11 @@ final class CraftedImage {
         return new CraftedImage(Files.readAllBytes(image));
     }
 
+    /** An independent copy to change. */
+    CraftedImage copy() {
+        return new CraftedImage(bytes.clone());
+    }
+
     int entryCount() {
         return buf.getInt(indexAt);
     }
