@@ -70,6 +70,16 @@ public final class Main implements Runnable {
         return 1;
     }
 
+    /**
+     * The command line as the man pages and shell completion describe it: the model {@code --help}
+     * prints, with modprobe's options (parsed by modprobe's own parser) added from its table.
+     */
+    static CommandLine documentedModel() {
+        CommandLine cl = new CommandLine(new Main());
+        ModprobeCommand.describeOptions(cl.getSubcommands().get("modprobe").getCommandSpec());
+        return cl;
+    }
+
     /** Runs the command line and returns its exit code; never throws. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
