@@ -83,6 +83,18 @@ public final class Main implements Runnable {
     /** Runs the command line and returns its exit code; never throws. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // Usage errors (unknown option, bad value, missing argument): one line, exit 2.
+        cl.setParameterExceptionHandler((ex, given) -> {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("kmodpack: " + ex.getMessage().replace('\n', ' ') + " (see '"
+                    + cmd.getCommandSpec().qualifiedName() + " --help')");
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             err.println("kmodpack: " + describe(ex));

@@ -83,7 +83,10 @@ final class DebArchive implements AutoCloseable {
         try {
             return switch (member) {
                 case "data.tar" -> in;
-                case "data.tar.xz" -> new XZInputStream(in);
+                case "data.tar.xz" -> {
+                    InputStream nativeXz = NativeXzInputStream.open(in);
+                    yield nativeXz != null ? nativeXz : new XZInputStream(in);
+                }
                 case "data.tar.zst" -> new ZstdInputStream(in);
                 case "data.tar.gz" -> new GZIPInputStream(in, 1 << 16);
                 case "data.tar.bz2" -> new BZip2CompressorInputStream(in);
@@ -171,6 +174,10 @@ final class DebArchive implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        file.close();
+        try {
+            tar.close(); // and the decoder under it (liblzma's memory)
+        } finally {
+            file.close();
+        }
     }
 }
