@@ -23,6 +23,8 @@ import java.util.TreeSet;
  */
 public final class DamageOffsets {
     record Entry(int parent, String name, int mode, int childCount, long size, long location) {}
+    /** A stream (version 2; a version 1 image is one stream): block size and first block. */
+    record Stream(long blockSize, long firstBlock) {}
     record Block(long offset, int storedLength) {}
 
     public static void main(String[] args) throws Exception {
@@ -35,6 +37,7 @@ public final class DamageOffsets {
             if (!new String(h.array(), 0, 8, StandardCharsets.US_ASCII).equals("KMODPACK")) {
                 throw new IOException("not a kmodpack image");
             }
+            int major = h.getShort(8) & 0xffff;
             int indexCodec = h.get(13) & 0xff;
             long blockSize = h.getInt(16) & 0xffffffffL;
             long indexOffset = h.getLong(32);
@@ -43,7 +46,16 @@ public final class DamageOffsets {
             byte[] stored = read(ch, indexOffset, Math.toIntExact(indexStored)).array();
             ByteBuffer ix = ByteBuffer.wrap(decode(indexCodec, stored, indexRaw)).order(ByteOrder.LITTLE_ENDIAN);
             int entryCount = ix.getInt(0), blockCount = ix.getInt(4);
-            int blocksAt = 32, entriesAt = blocksAt + 24 * blockCount, stringsAt = entriesAt + 56 * entryCount;
+            int streamCount = major == 1 ? 0 : ix.getInt(20);
+            List<Stream> streams = new ArrayList<>();
+            for (int s = 0; s < streamCount; s++) {
+                int r = 32 + 32 * s;
+                streams.add(new Stream(ix.getInt(r + 12) & 0xffffffffL, ix.getInt(r + 24) & 0xffffffffL));
+            }
+            if (major == 1) {
+                streams.add(new Stream(blockSize, 0));
+            }
+            int blocksAt = 32 + 32 * streamCount, entriesAt = blocksAt + 24 * blockCount, stringsAt = entriesAt + 56 * entryCount;
             List<Block> blocks = new ArrayList<>();
             for (int i = 0; i < blockCount; i++) {
                 int b = blocksAt + 24 * i;
@@ -57,12 +69,19 @@ public final class DamageOffsets {
                 entries.add(new Entry(ix.getInt(e), new String(name, StandardCharsets.UTF_8), ix.getInt(e + 12),
                         ix.getInt(e + 36), ix.getLong(e + 40), ix.getLong(e + 48)));
             }
+            // Version 2: a regular file's child count field is its layout word, stream in bits 8-23.
+            for (int i = 0; i < entryCount; i++) {
+                Entry en = entries.get(i);
+                if (major != 1 && (en.mode() & 0170000) == 0100000 && (en.childCount() & 0xff) != 0) {
+                    throw new IOException(en.name() + ": transform " + (en.childCount() & 0xff) + " is not handled here");
+                }
+            }
             TreeSet<Long> keep = new TreeSet<>();
             for (int k = 2; k < args.length; k++) {
-                keep.addAll(blocksOf(find(entries, args[k]), blockSize));
+                keep.addAll(blocksOf(find(entries, args[k]), streams, major));
             }
             StringBuilder out = new StringBuilder();
-            for (long b : blocksOf(find(entries, args[1]), blockSize)) {
+            for (long b : blocksOf(find(entries, args[1]), streams, major)) {
                 if (keep.contains(b)) {
                     throw new IOException("block " + b + " of " + args[1] + " also holds a file to keep");
                 }
@@ -77,13 +96,15 @@ public final class DamageOffsets {
         }
     }
 
-    static List<Long> blocksOf(Entry e, long blockSize) throws IOException {
+    static List<Long> blocksOf(Entry e, List<Stream> streams, int major) throws IOException {
         if ((e.mode() & 0170000) != 0100000 || e.size() == 0) {
             throw new IOException(e.name() + " is not a non-empty regular file");
         }
+        Stream s = streams.get(major == 1 ? 0 : (e.childCount() >>> 8) & 0xffff);
+        long blockSize = s.blockSize();
         List<Long> r = new ArrayList<>();
         for (long b = e.location() / blockSize; b <= (e.location() + e.size() - 1) / blockSize; b++) {
-            r.add(b);
+            r.add(s.firstBlock() + b);
         }
         return r;
     }

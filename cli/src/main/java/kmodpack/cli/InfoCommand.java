@@ -41,9 +41,13 @@ final class InfoCommand implements Callable<Integer> {
             long size = Files.size(image);
             System.out.println("image:          " + image);
             System.out.println("kernel version: " + img.kernelVersion());
-            System.out.println("format:         " + ImageFormat.MAJOR + "." + ImageFormat.MINOR);
+            System.out.println("format:         " + img.formatMajor() + "." + ImageFormat.MINOR);
             System.out.println("codec:          " + img.codec().displayName());
             System.out.println("block size:     " + Units.binary(img.blockSize()) + " (" + img.blockCount() + " blocks)");
+            for (ModuleImage.StreamInfo s : img.streams()) {
+                System.out.println("stream " + String.format(Locale.ROOT, "%-8s", s.name() + ":") + s.codec().displayName() + ", "
+                        + Units.binary(s.blockSize()) + " blocks (" + s.blockCount() + "), " + Units.mb(s.rawLength()));
+            }
             System.out.println("entries:        " + img.entryCount() + " (" + dirs + " directories, " + files + " files, "
                     + links + " symbolic links)");
             System.out.println("modules:        " + modules);

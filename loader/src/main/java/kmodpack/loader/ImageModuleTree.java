@@ -5,10 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ModuleImage;
 
@@ -69,22 +65,24 @@ public final class ImageModuleTree implements ModuleTree {
         return String.join("/", parts);
     }
 
-    private final Map<String, CompletableFuture<byte[]>> prefetched = new ConcurrentHashMap<>();
-
     /**
-     * Starts reading files in the background, each on its own thread: decoding the index files'
-     * blocks is most of a short run's time, and the second core can do one while the first
-     * reads the configuration and the other.
+     * Starts decoding the blocks that hold these files in the background, each file on its own
+     * thread. Only a version 1 image needs it: there the indexes lie in large LZMA2 blocks, and
+     * the second core can decode one while the first reads the configuration; a version 2 image
+     * keeps them in small lz4 blocks that a lookup decodes as it goes.
      */
     public void prefetch(String... relPaths) {
+        if (image.formatMajor() != 1) return;
         for (String p : relPaths) {
-            CompletableFuture<byte[]> f = new CompletableFuture<>();
-            if (prefetched.putIfAbsent(p, f) != null) continue;
             Thread t = new Thread(() -> {
                 try {
-                    f.complete(readNow(p));
-                } catch (Throwable x) {
-                    f.completeExceptionally(x);
+                    ImageEntry e = resolve(p);
+                    int[] range = e == null ? null : image.blockRange(e);
+                    for (int b = range == null ? 0 : range[0]; range != null && b <= range[1]; b++) {
+                        image.preload(b);
+                    }
+                } catch (IOException | RuntimeException ignored) {
+                    // the read that needs the file reports it
                 }
             }, "prefetch " + p);
             t.setDaemon(true);
@@ -94,19 +92,6 @@ public final class ImageModuleTree implements ModuleTree {
 
     @Override
     public byte[] read(String relPath) throws IOException {
-        CompletableFuture<byte[]> f = prefetched.remove(relPath);
-        if (f != null) {
-            try {
-                return f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while reading " + relPath, e);
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof IOException io) throw io;
-                if (e.getCause() instanceof RuntimeException r) throw r;
-                throw new IOException(e.getCause());
-            }
-        }
         return readNow(relPath);
     }
 
@@ -114,6 +99,29 @@ public final class ImageModuleTree implements ModuleTree {
         ImageEntry e = resolve(relPath);
         if (e == null || !e.isRegularFile()) return null;
         return image.readAllBytes(e);
+    }
+
+    /** Reads straight from the image: a lookup decodes only the blocks its trie nodes lie in. */
+    @Override
+    public IndexFile.Source randomAccess(String relPath) throws IOException {
+        ImageEntry e = resolve(relPath);
+        if (e == null || !e.isRegularFile()) return null;
+        return new IndexFile.Source() {
+            @Override
+            public long length() {
+                return e.size();
+            }
+
+            @Override
+            public void read(long pos, byte[] dst, int off, int len) throws IOException {
+                int done = 0;
+                while (done < len) {
+                    int n = image.read(e, pos + done, dst, off + done, len - done);
+                    if (n <= 0) throw new java.io.EOFException(relPath + ": shorter than its entry says");
+                    done += n;
+                }
+            }
+        };
     }
 
     @Override

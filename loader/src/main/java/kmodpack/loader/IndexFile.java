@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * Reader for kmod's binary index files ({@code modules.dep.bin}, {@code modules.alias.bin}, ...):
  * a Patricia trie, big-endian, magic 0xB007F457. A lookup walks only the nodes on its key's path;
- * nothing is parsed up front.
+ * nothing is parsed up front, and the file is read through random access a page at a time (as
+ * libkmod maps it), so a lookup reads only the pages its nodes lie in.
  */
 public final class IndexFile {
     static final int MAGIC = 0xB007F457;
@@ -25,14 +26,49 @@ public final class IndexFile {
     /** A value with the priority depmod gave it (its place in modules.order). */
     public record Value(int priority, String value) {}
 
-    private final byte[] data;
+    /** Random access to the index file's bytes. */
+    public interface Source {
+        /** The file's length in bytes. */
+        long length();
+
+        /** Reads {@code len} bytes at {@code pos} (within the file) into {@code dst}. */
+        void read(long pos, byte[] dst, int off, int len) throws IOException;
+    }
+
+    /** Pages read so far: the nodes near the root are shared by every lookup. */
+    private static final int PAGE = 4096;
+    private final Source source;
+    private final int length;
+    private final byte[][] pages;
     private final int rootOffset;
     private final String name;
 
     public IndexFile(byte[] data, String name) throws IOException {
-        this.data = data;
+        this(bytes(data), name);
+    }
+
+    /** A file already in memory as a source. */
+    public static Source bytes(byte[] data) {
+        return new Source() {
+            @Override
+            public long length() {
+                return data.length;
+            }
+
+            @Override
+            public void read(long pos, byte[] dst, int off, int len) {
+                System.arraycopy(data, (int) pos, dst, off, len);
+            }
+        };
+    }
+
+    public IndexFile(Source source, String name) throws IOException {
+        this.source = source;
         this.name = name;
-        if (data.length < HEADER_SIZE) throw new IOException(name + ": too short for an index");
+        if (source.length() > Integer.MAX_VALUE) throw new IOException(name + ": too large for an index");
+        this.length = (int) source.length();
+        this.pages = new byte[(length + PAGE - 1) / PAGE][];
+        if (length < HEADER_SIZE) throw new IOException(name + ": too short for an index");
         if (u32(0) != MAGIC) throw new IOException(name + ": not a kmod index (bad magic)");
         if (u32(4) >>> 16 != VERSION_MAJOR) throw new IOException(name + ": unsupported index version");
         rootOffset = u32(8);
@@ -43,9 +79,34 @@ public final class IndexFile {
     }
 
     private int u32(int off) {
-        if (off < 0 || off + 4 > data.length) throw new IndexCorrupt(name);
-        return ((data[off] & 0xff) << 24) | ((data[off + 1] & 0xff) << 16)
-                | ((data[off + 2] & 0xff) << 8) | (data[off + 3] & 0xff);
+        if (off < 0 || off + 4 > length) throw new IndexCorrupt(name);
+        return ((at(off) & 0xff) << 24) | ((at(off + 1) & 0xff) << 16)
+                | ((at(off + 2) & 0xff) << 8) | (at(off + 3) & 0xff);
+    }
+
+    /** The byte at {@code pos} (checked by the caller to lie in the file). */
+    private byte at(int pos) {
+        int p = pos / PAGE;
+        byte[] page = pages[p];
+        if (page == null) {
+            page = new byte[Math.min(PAGE, length - p * PAGE)];
+            try {
+                source.read((long) p * PAGE, page, 0, page.length);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            pages[p] = page;
+        }
+        return page[pos % PAGE];
+    }
+
+    /** The bytes {@code [from, to)} as ISO-8859-1 characters (byte strings, as kmod keeps them). */
+    private String string(int from, int to) {
+        byte[] b = new byte[to - from];
+        for (int i = from; i < to; i++) {
+            b[i - from] = at(i);
+        }
+        return new String(b, StandardCharsets.ISO_8859_1);
     }
 
     /** Thrown when an offset points outside the file: the index is damaged. */
@@ -70,16 +131,16 @@ public final class IndexFile {
             int p = offset & NODE_MASK;
             // A node without flags holds nothing: depmod puts the root of an empty trie there,
             // at the very end of the file.
-            if (p > data.length) throw new IndexCorrupt(name);
+            if (p > length) throw new IndexCorrupt(name);
             if ((offset & NODE_PREFIX) != 0) {
                 int end = strEnd(p);
-                prefix = new String(data, p, end - p, StandardCharsets.ISO_8859_1);
+                prefix = string(p, end);
                 p = end + 1;
             }
             if ((offset & NODE_CHILDS) != 0) {
-                if (p + 2 > data.length) throw new IndexCorrupt(name);
-                first = data[p] & 0xff;
-                last = data[p + 1] & 0xff;
+                if (p + 2 > length) throw new IndexCorrupt(name);
+                first = at(p) & 0xff;
+                last = at(p + 1) & 0xff;
                 childTable = p + 2;
                 p = childTable + 4 * Math.max(0, last - first + 1);
             }
@@ -99,7 +160,7 @@ public final class IndexFile {
         String firstValue() {
             if (valueCount == 0) return null;
             int p = valuesAt + 4;
-            return new String(data, p, strEnd(p) - p, StandardCharsets.ISO_8859_1);
+            return string(p, strEnd(p));
         }
 
         void addValues(List<Value> out) {
@@ -107,7 +168,7 @@ public final class IndexFile {
             for (int i = 0; i < valueCount; i++) {
                 int prio = u32(p);
                 int s = p + 4, e = strEnd(s);
-                addValue(out, prio, new String(data, s, e - s, StandardCharsets.ISO_8859_1));
+                addValue(out, prio, string(s, e));
                 p = e + 1;
             }
         }
@@ -115,8 +176,8 @@ public final class IndexFile {
 
     private int strEnd(int p) {
         int e = p;
-        while (e < data.length && data[e] != 0) e++;
-        if (e >= data.length) throw new IndexCorrupt(name);
+        while (e < length && at(e) != 0) e++;
+        if (e >= length) throw new IndexCorrupt(name);
         return e;
     }
 
@@ -193,7 +254,7 @@ public final class IndexFile {
      * or share children would otherwise recurse until the stack runs out.
      */
     private void searchWildAll(Node node, int j, StringBuilder buf, String subkey, List<Value> out, int[] visits) {
-        if (++visits[0] > data.length || buf.length() > MAX_KEY_LENGTH) {
+        if (++visits[0] > length || buf.length() > MAX_KEY_LENGTH) {
             throw new IndexCorrupt(name, "its nodes form a cycle");
         }
         int mark = buf.length();

@@ -308,11 +308,11 @@ public final class Kmod {
 
     private IndexFile openIndex(String file) {
         try {
-            byte[] data = tree.read(file);
+            IndexFile.Source source = tree.randomAccess(file);
             // depmod writes an empty modules.builtin.bin (and .builtin.alias.bin) for a tree
             // without modules.builtin; libkmod cannot open it and quietly finds nothing there.
-            if (data == null || data.length < IndexFile.HEADER_SIZE) return null;
-            return new IndexFile(data, file);
+            if (source == null || source.length() < IndexFile.HEADER_SIZE) return null;
+            return new IndexFile(source, file);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -10,6 +10,15 @@ public interface ModuleTree extends AutoCloseable {
     /** The whole file, verified where the store can verify it; null if there is no such file. */
     byte[] read(String relPath) throws IOException;
 
+    /**
+     * Random access to a file (the binary indexes are read a page at a time); null if there is
+     * no such file. By default the whole file is read first.
+     */
+    default IndexFile.Source randomAccess(String relPath) throws IOException {
+        byte[] data = read(relPath);
+        return data == null ? null : IndexFile.bytes(data);
+    }
+
     /** True if a regular file (or a link to one) exists at relPath. */
     boolean isFile(String relPath) throws IOException;
 

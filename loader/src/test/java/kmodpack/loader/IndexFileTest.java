@@ -99,6 +99,31 @@ class IndexFileTest {
     }
 
     @Test
+    void aLookupReadsOnlyThePagesOnItsPath() throws Exception {
+        Path dir = TestTrees.tree("amd64").moduleDir();
+        byte[] data = Files.readAllBytes(dir.resolve("modules.dep.bin"));
+        java.util.Set<Long> read = new java.util.TreeSet<>();
+        IndexFile.Source whole = IndexFile.bytes(data);
+        IndexFile dep = new IndexFile(new IndexFile.Source() {
+            @Override
+            public long length() {
+                return data.length;
+            }
+
+            @Override
+            public void read(long pos, byte[] dst, int off, int len) throws IOException {
+                read.add(pos);
+                whole.read(pos, dst, off, len);
+            }
+        }, "modules.dep.bin");
+        String line = dep.search("ext4");
+        assertTrue(line.startsWith("kernel/fs/ext4/ext4.ko:"), line);
+        // a handful of 4 KiB pages of a 700 KB file
+        assertTrue(read.size() <= 12, read.size() + " pages read: " + read);
+        assertEquals(line, new IndexFile(data, "modules.dep.bin").search("ext4"));
+    }
+
+    @Test
     void aCyclicTrieIsReportedAsDamagedNotAStackOverflow() throws Exception {
         // Root at 12: children '*'..'*', whose one child offset points back at the root itself.
         int root = 0x20000000 | 12;

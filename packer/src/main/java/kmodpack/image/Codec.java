@@ -156,8 +156,23 @@ public enum Codec {
             System.arraycopy(whole, 0, dst, 0, need);
             return;
         }
-        try (InputStream in = new LZMA2InputStream(new ByteArrayInputStream(src, 0, srcLen), xzDictSize(blockSize))) {
-            if (in.readNBytes(dst, 0, need) != need) {
+        decodeXz(src, srcLen, dst, need, rawLen, xzDictSize(blockSize), NativeLzma.available());
+    }
+
+    /**
+     * Decodes the first {@code need} of the {@code rawLen} bytes a raw LZMA2 stream holds, with
+     * liblzma or in Java. A whole stream must decode to exactly {@code rawLen} bytes.
+     */
+    static void decodeXz(byte[] src, int srcLen, byte[] dst, int need, int rawLen, int dictSize,
+                         boolean nativeDecoder) throws ImageException {
+        if (nativeDecoder) {
+            if (!NativeLzma.decode(src, srcLen, dst, need, rawLen, dictSize)) {
+                throw new ImageException("xz data is damaged");
+            }
+            return;
+        }
+        try (InputStream in = new LZMA2InputStream(new ByteArrayInputStream(src, 0, srcLen), dictSize)) {
+            if (in.readNBytes(dst, 0, need) != need || (need == rawLen && in.read() != -1)) {
                 throw new ImageException("xz block decodes to the wrong length");
             }
         } catch (ImageException e) {
@@ -201,19 +216,9 @@ public enum Codec {
                 }
                 return;
             }
-            case XZ: {
-                try (InputStream in = new LZMA2InputStream(new ByteArrayInputStream(src, 0, srcLen), xzDictSize(blockSize))) {
-                    int n = in.readNBytes(dst, 0, rawLen);
-                    if (n != rawLen || in.read() != -1) {
-                        throw new ImageException("xz block decodes to the wrong length");
-                    }
-                } catch (ImageException e) {
-                    throw e;
-                } catch (IOException | RuntimeException e) {
-                    throw new ImageException("xz data is damaged", e);
-                }
+            case XZ:
+                decodeXz(src, srcLen, dst, rawLen, rawLen, xzDictSize(blockSize), NativeLzma.available());
                 return;
-            }
             default:
                 throw new AssertionError(this);
         }

@@ -17,9 +17,11 @@ public final class ImageEntry {
     private final long size;
     /** Data offset (file), string-table offset (link) or first child index (directory). */
     final long location;
+    /** Regular files: the stream that holds the bytes (0 in a version 1 image). */
+    final int stream;
 
     ImageEntry(int index, int parent, String name, int mode, int uid, int gid, long mtimeSeconds,
-               int mtimeNanos, int childCount, long size, long location) {
+               int mtimeNanos, int childCount, long size, long location, int stream) {
         this.index = index;
         this.parent = parent;
         this.name = name;
@@ -31,6 +33,7 @@ public final class ImageEntry {
         this.childCount = childCount;
         this.size = size;
         this.location = location;
+        this.stream = stream;
     }
 
     /** Inode number: stable for a given image, 1 for the root. */

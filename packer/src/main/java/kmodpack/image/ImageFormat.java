@@ -8,13 +8,38 @@ public final class ImageFormat {
     }
 
     static final byte[] MAGIC = "KMODPACK".getBytes(StandardCharsets.US_ASCII);
-    public static final int MAJOR = 1;
+    /** The version this code writes; it reads 1.x and 2.x. */
+    public static final int MAJOR = 2;
     public static final int MINOR = 0;
+    /** The first version, still read (and written on request, for tests and old readers). */
+    public static final int MAJOR_V1 = 1;
 
     public static final int HEADER_SIZE = 64;
     static final int INDEX_HEADER_SIZE = 32;
     static final int BLOCK_RECORD_SIZE = 24;
     static final int ENTRY_RECORD_SIZE = 56;
+    /** Version 2: one record per stream, between the index header and the block table. */
+    static final int STREAM_RECORD_SIZE = 32;
+
+    /** Version 2 transforms (the low 8 bits of a regular file's layout word). */
+    static final int TRANSFORM_IDENTITY = 0;
+
+    /** Version 2 stream names the writer uses; readers only need them for messages. */
+    static final String HOT_STREAM = "hot";
+    static final String DATA_STREAM = "data";
+    /** Hot data is cut small: a trie lookup decodes a few of these, never a whole data block. */
+    public static final int HOT_BLOCK_SIZE = 16 << 10;
+    static final int HOT_LZ4_LEVEL = 12;
+
+    /**
+     * Files a module lookup reads on every run (libkmod's binary indexes and the small text
+     * files it reads as they are): the writer puts them in the hot stream. {@code path} is
+     * relative to the tree's root.
+     */
+    public static boolean isHot(String path) {
+        return !path.contains("/") && path.startsWith("modules.")
+                && (path.endsWith(".bin") || path.equals("modules.softdep") || path.equals("modules.devname"));
+    }
 
     public static final int MIN_BLOCK_SIZE = 4096;
     public static final int MAX_BLOCK_SIZE = 64 << 20;

@@ -37,7 +37,11 @@ public final class ImageWriter {
         void update(long doneBytes, long totalBytes);
     }
 
-    public record Options(Codec codec, int level, int blockSize, int threads) {
+    /**
+     * How to pack: the codec, level and block size of the data stream, the compressing threads,
+     * and the format version to write ({@link ImageFormat#MAJOR}, or 1 for the first version).
+     */
+    public record Options(Codec codec, int level, int blockSize, int threads, int major) {
         public Options {
             Objects.requireNonNull(codec);
             if (!ImageFormat.validBlockSize(blockSize)) {
@@ -50,6 +54,13 @@ public final class ImageWriter {
             if (threads < 1) {
                 throw new IllegalArgumentException("thread count must be at least 1");
             }
+            if (major != ImageFormat.MAJOR && major != ImageFormat.MAJOR_V1) {
+                throw new IllegalArgumentException("format version " + major + " cannot be written");
+            }
+        }
+
+        public Options(Codec codec, int level, int blockSize, int threads) {
+            this(codec, level, blockSize, threads, ImageFormat.MAJOR);
         }
     }
 
@@ -192,23 +203,56 @@ public final class ImageWriter {
             }
         }
         // Data in depth-first order: files of one directory sit together and compress together.
+        // Version 2 takes the hot files out into a stream of their own (FORMAT.md, Streams).
         List<Node> dataOrder = new ArrayList<>();
         collectFiles(root, dataOrder);
-        long[] dataOffset = new long[order.size()];
+        boolean v2 = options.major() == ImageFormat.MAJOR;
+        List<Node> hot = new ArrayList<>();
+        if (v2) {
+            for (Node c : root.children) {
+                if (c.isFile() && ImageFormat.isHot(c.name())) {
+                    hot.add(c);
+                }
+            }
+            dataOrder.removeAll(hot);
+        }
         java.util.IdentityHashMap<Node, Integer> indexOf = new java.util.IdentityHashMap<>();
         for (int i = 0; i < order.size(); i++) {
             indexOf.put(order.get(i), i);
         }
+        // The data stream first, so its blocks start the file as in version 1; the hot stream after.
+        List<StreamPlan> streams = new ArrayList<>();
+        streams.add(new StreamPlan(ImageFormat.DATA_STREAM, options.codec(), options.level(), options.blockSize(), dataOrder));
+        if (v2) {
+            Codec hotCodec = options.codec() == Codec.NONE ? Codec.NONE : Codec.LZ4;
+            streams.add(new StreamPlan(ImageFormat.HOT_STREAM, hotCodec,
+                    hotCodec == Codec.LZ4 ? ImageFormat.HOT_LZ4_LEVEL : 0, ImageFormat.HOT_BLOCK_SIZE, hot));
+        }
+        int[] fileStream = new int[order.size()];
+        long[] dataOffset = new long[order.size()];
         long total = 0;
-        for (Node f : dataOrder) {
-            dataOffset[indexOf.get(f)] = total;
-            total += f.size;
+        for (int s = 0; s < streams.size(); s++) {
+            long at = 0;
+            for (Node f : streams.get(s).files()) {
+                fileStream[indexOf.get(f)] = s;
+                dataOffset[indexOf.get(f)] = at;
+                at += f.size;
+            }
+            streams.get(s).rawLength = at;
+            total += at;
         }
 
-        List<BlockRecord> blocks = writeData(dataOrder, total, out, progress);
+        out.position(ImageFormat.HEADER_SIZE);
+        List<BlockRecord> blocks = new ArrayList<>();
+        long[] done = {0};
+        for (StreamPlan sp : streams) {
+            sp.firstBlock = blocks.size();
+            writeData(sp, total, done, out, progress, blocks);
+        }
         long indexOffset = out.position();
 
-        byte[] index = buildIndex(order, indexOf, dataOffset, blocks, kernelVersion);
+        byte[] index = v2 ? buildIndexV2(order, indexOf, fileStream, dataOffset, streams, blocks, kernelVersion)
+                : buildIndex(order, indexOf, dataOffset, blocks, kernelVersion);
         Codec indexCodec = options.codec();
         byte[] stored = indexCodec.compress(index, index.length, options.level(), Math.max(index.length, 1));
         if (stored == null) {
@@ -219,9 +263,10 @@ public final class ImageWriter {
 
         ByteBuffer h = ByteBuffer.allocate(ImageFormat.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         h.put(ImageFormat.MAGIC);
-        h.putShort((short) ImageFormat.MAJOR).putShort((short) ImageFormat.MINOR);
-        h.put((byte) options.codec().id).put((byte) indexCodec.id).putShort((short) 0);
-        h.putInt(options.blockSize()).putInt(0);
+        h.putShort((short) options.major()).putShort((short) ImageFormat.MINOR);
+        // Version 2 keeps codec and block size per stream in the index: 0 here.
+        h.put((byte) (v2 ? 0 : options.codec().id)).put((byte) indexCodec.id).putShort((short) 0);
+        h.putInt(v2 ? 0 : options.blockSize()).putInt(0);
         h.putLong(total).putLong(indexOffset).putLong(stored.length);
         h.putInt(index.length).putInt(ModuleImage.crc(stored, 0, stored.length)).putInt(ModuleImage.crc(index, 0, index.length));
         h.putInt(ModuleImage.crc(h.array(), 0, 60));
@@ -230,7 +275,31 @@ public final class ImageWriter {
         out.position(0);
         writeFully(out, h);
         out.position(end);
-        return new Summary(order.size(), dataOrder.size(), total, end, blocks.size());
+        return new Summary(order.size(), dataOrder.size() + hot.size(), total, end, blocks.size());
+    }
+
+    /** One stream being written: its files in stream order; the rest is filled in as it is written. */
+    private static final class StreamPlan {
+        final String name;
+        final Codec codec;
+        final int level;
+        final int blockSize;
+        final List<Node> files;
+        long rawLength;
+        int firstBlock;
+        int blockCount;
+
+        StreamPlan(String name, Codec codec, int level, int blockSize, List<Node> files) {
+            this.name = name;
+            this.codec = codec;
+            this.level = level;
+            this.blockSize = blockSize;
+            this.files = files;
+        }
+
+        List<Node> files() {
+            return files;
+        }
     }
 
     private static void collectFiles(Node dir, List<Node> into) {
@@ -249,11 +318,11 @@ public final class ImageWriter {
     private record Compressed(byte[] data, int length, int flags, int storedCrc, int rawCrc) {
     }
 
-    /** Streams all file contents through block buffers; compression runs ahead on a thread pool. */
-    private List<BlockRecord> writeData(List<Node> files, long total, FileChannel out, Progress progress) throws IOException {
-        out.position(ImageFormat.HEADER_SIZE);
-        int bs = options.blockSize();
-        List<BlockRecord> records = new ArrayList<>();
+    /** Streams one stream's file contents through block buffers; compression runs ahead on a thread pool. */
+    private void writeData(StreamPlan stream, long total, long[] done, FileChannel out, Progress progress,
+                           List<BlockRecord> records) throws IOException {
+        int bs = stream.blockSize;
+        int before = records.size();
         int threads = options.threads();
         ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kmodpack-compress");
@@ -266,9 +335,8 @@ public final class ImageWriter {
         try {
             byte[] buf = new byte[bs];
             int fill = 0;
-            long done = 0;
             byte[] chunk = new byte[Math.min(bs, 1 << 16)];
-            for (Node f : files) {
+            for (Node f : stream.files) {
                 long remaining = f.size;
                 try (InputStream in = f.content.open()) {
                     while (remaining > 0) {
@@ -279,13 +347,13 @@ public final class ImageWriter {
                         }
                         fill += n;
                         remaining -= n;
-                        done += n;
+                        done[0] += n;
                         if (fill == bs) {
-                            submit(buf, fill, pool, inFlight, maxInFlight, out, records);
+                            submit(stream, buf, fill, pool, inFlight, maxInFlight, out, records);
                             buf = new byte[bs];
                             fill = 0;
                             if (progress != null) {
-                                progress.update(done, total);
+                                progress.update(done[0], total);
                             }
                         }
                     }
@@ -295,37 +363,37 @@ public final class ImageWriter {
                 }
             }
             if (fill > 0) {
-                submit(buf, fill, pool, inFlight, maxInFlight, out, records);
+                submit(stream, buf, fill, pool, inFlight, maxInFlight, out, records);
             }
             while (!inFlight.isEmpty()) {
                 writeBlock(await(inFlight.poll()), out, records);
             }
             if (progress != null) {
-                progress.update(done, total);
+                progress.update(done[0], total);
             }
         } finally {
             if (pool != null) {
                 pool.shutdownNow();
             }
         }
-        return records;
+        stream.blockCount = records.size() - before;
     }
 
-    private void submit(byte[] buf, int len, ExecutorService pool, ArrayDeque<Future<Compressed>> inFlight,
+    private void submit(StreamPlan stream, byte[] buf, int len, ExecutorService pool, ArrayDeque<Future<Compressed>> inFlight,
                         int maxInFlight, FileChannel out, List<BlockRecord> records) throws IOException {
         if (pool == null) {
-            writeBlock(compressBlock(buf, len), out, records);
+            writeBlock(compressBlock(stream, buf, len), out, records);
             return;
         }
-        inFlight.add(pool.submit(() -> compressBlock(buf, len)));
+        inFlight.add(pool.submit(() -> compressBlock(stream, buf, len)));
         while (inFlight.size() >= maxInFlight) {
             writeBlock(await(inFlight.poll()), out, records);
         }
     }
 
-    private Compressed compressBlock(byte[] raw, int len) throws IOException {
+    private static Compressed compressBlock(StreamPlan stream, byte[] raw, int len) throws IOException {
         int rawCrc = ModuleImage.crc(raw, 0, len);
-        byte[] c = options.codec().compress(raw, len, options.level(), options.blockSize());
+        byte[] c = stream.codec.compress(raw, len, stream.level, stream.blockSize);
         if (c == null) {
             return new Compressed(raw, len, ImageFormat.BLOCK_FLAG_RAW, rawCrc, rawCrc);
         }
@@ -354,7 +422,19 @@ public final class ImageWriter {
 
     private static byte[] buildIndex(List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf,
                                      long[] dataOffset, List<BlockRecord> blocks, String kernelVersion) {
-        // String table: names and link targets in entry order, then the kernel version.
+        return buildIndex(false, order, indexOf, new int[order.size()], dataOffset, List.of(), blocks, kernelVersion);
+    }
+
+    private static byte[] buildIndexV2(List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf, int[] fileStream,
+                                       long[] dataOffset, List<StreamPlan> streams, List<BlockRecord> blocks, String kernelVersion) {
+        return buildIndex(true, order, indexOf, fileStream, dataOffset, streams, blocks, kernelVersion);
+    }
+
+    /** The index of FORMAT.md: version 1 without the stream table, version 2 with it. */
+    private static byte[] buildIndex(boolean v2, List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf,
+                                     int[] fileStream, long[] dataOffset, List<StreamPlan> streams,
+                                     List<BlockRecord> blocks, String kernelVersion) {
+        // String table: names and link targets in entry order, then the kernel version, then stream names.
         java.io.ByteArrayOutputStream strings = new java.io.ByteArrayOutputStream();
         int n = order.size();
         int[] nameOff = new int[n];
@@ -371,16 +451,28 @@ public final class ImageWriter {
         byte[] version = kernelVersion.getBytes(StandardCharsets.UTF_8);
         int versionOff = strings.size();
         strings.writeBytes(version);
+        int[] streamNameOff = new int[streams.size()];
+        for (int s = 0; s < streams.size(); s++) {
+            streamNameOff[s] = strings.size();
+            strings.writeBytes(streams.get(s).name.getBytes(StandardCharsets.US_ASCII));
+        }
         byte[] st = strings.toByteArray();
 
-        int length = ImageFormat.INDEX_HEADER_SIZE + ImageFormat.BLOCK_RECORD_SIZE * blocks.size()
+        int streamTable = v2 ? ImageFormat.STREAM_RECORD_SIZE * streams.size() : 0;
+        int length = ImageFormat.INDEX_HEADER_SIZE + streamTable + ImageFormat.BLOCK_RECORD_SIZE * blocks.size()
                 + ImageFormat.ENTRY_RECORD_SIZE * n + st.length;
         ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(n).putInt(blocks.size()).putInt(st.length).putInt(versionOff).putInt(version.length);
-        b.put(new byte[12]);
+        b.putInt(v2 ? streams.size() : 0).putLong(0);
+        for (int s = 0; v2 && s < streams.size(); s++) {
+            StreamPlan sp = streams.get(s);
+            b.putInt(streamNameOff[s]).putInt(sp.name.length()).put((byte) sp.codec.id).put(new byte[3])
+                    .putInt(sp.blockSize).putLong(sp.rawLength).putInt(sp.firstBlock).putInt(sp.blockCount);
+        }
         for (BlockRecord r : blocks) {
             b.putLong(r.offset()).putInt(r.storedLength()).putInt(r.flags()).putInt(r.storedCrc()).putInt(r.rawCrc());
         }
+        int entriesAt = b.position();
         for (int i = 0; i < n; i++) {
             Node e = order.get(i);
             long location = 0;
@@ -390,6 +482,8 @@ public final class ImageWriter {
                 location = childCount > 0 ? indexOf.get(e.children.get(0)) : 0;
             } else if (e.isFile()) {
                 location = dataOffset[i];
+                // Version 2: the layout word, transform in bits 0-7 and stream in bits 8-23.
+                childCount = v2 ? ImageFormat.TRANSFORM_IDENTITY | fileStream[i] << 8 : 0;
             } else {
                 location = linkOff[i];
             }
@@ -399,7 +493,6 @@ public final class ImageWriter {
                     .putLong(e.size).putLong(location);
         }
         // Parents are filled in afterwards: a child knows its parent only through the parent's list.
-        int entriesAt = ImageFormat.INDEX_HEADER_SIZE + ImageFormat.BLOCK_RECORD_SIZE * blocks.size();
         for (int i = 0; i < n; i++) {
             Node e = order.get(i);
             if (e.isDirectory()) {

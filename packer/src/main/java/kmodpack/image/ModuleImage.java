@@ -38,11 +38,15 @@ public final class ModuleImage implements Closeable {
 
     private final Path file;
     private final FileChannel channel;
-    private final Codec codec;
-    private final int blockSize;
+    private final int major;
     private final long dataLength;
     private final String kernelVersion;
     private final long indexOffset;
+
+    /** The streams (FORMAT.md, Streams); a version 1 image has one, "data". */
+    private final StreamInfo[] streams;
+    /** For each block, the stream it belongs to. */
+    private final int[] blockStream;
 
     private final long[] blockOffset;
     private final int[] blockStoredLength;
@@ -61,28 +65,39 @@ public final class ModuleImage implements Closeable {
     private final Map<Integer, CompletableFuture<byte[]>> decoding = new java.util.HashMap<>();
     private final int cacheCapacity;
 
-    private ModuleImage(Path file, FileChannel channel, Codec codec, int blockSize, long dataLength,
+    /**
+     * One stream of a version 2 image: its own codec and block size, and a run of consecutive
+     * blocks in the block table.
+     */
+    public record StreamInfo(String name, Codec codec, int blockSize, long rawLength, int firstBlock, int blockCount) {
+    }
+
+    private ModuleImage(Path file, FileChannel channel, int major, Codec codec, int blockSize, long dataLength,
                         long indexOffset, ByteBuffer index) throws ImageException {
         this.file = file;
         this.channel = channel;
-        this.codec = codec;
-        this.blockSize = blockSize;
+        this.major = major;
         this.dataLength = dataLength;
         this.indexOffset = indexOffset;
 
         int entryCount = index.getInt(0);
         int blockCount = index.getInt(4);
         int stringLength = index.getInt(8);
-        long expectedBlocks = dataLength / blockSize + (dataLength % blockSize != 0 ? 1 : 0);
-        if (entryCount < 1 || blockCount < 0 || stringLength < 0 || blockCount != expectedBlocks) {
+        int streamCount = major == ImageFormat.MAJOR_V1 ? 0 : index.getInt(20);
+        long expectedBlocks = major == ImageFormat.MAJOR_V1
+                ? dataLength / blockSize + (dataLength % blockSize != 0 ? 1 : 0) : blockCount;
+        if (entryCount < 1 || blockCount < 0 || stringLength < 0 || streamCount < 0 || streamCount > 255
+                || blockCount != expectedBlocks) {
             throw damagedIndex("bad counts");
         }
-        long expectedLength = ImageFormat.INDEX_HEADER_SIZE + (long) ImageFormat.BLOCK_RECORD_SIZE * blockCount
+        long expectedLength = ImageFormat.INDEX_HEADER_SIZE + (long) ImageFormat.STREAM_RECORD_SIZE * streamCount
+                + (long) ImageFormat.BLOCK_RECORD_SIZE * blockCount
                 + (long) ImageFormat.ENTRY_RECORD_SIZE * entryCount + stringLength;
         if (expectedLength != index.capacity()) {
             throw damagedIndex("sections do not add up to its length");
         }
-        int blocksAt = ImageFormat.INDEX_HEADER_SIZE;
+        int streamsAt = ImageFormat.INDEX_HEADER_SIZE;
+        int blocksAt = streamsAt + ImageFormat.STREAM_RECORD_SIZE * streamCount;
         int entriesAt = blocksAt + ImageFormat.BLOCK_RECORD_SIZE * blockCount;
         int stringsAt = entriesAt + ImageFormat.ENTRY_RECORD_SIZE * entryCount;
         strings = new byte[stringLength];
@@ -95,6 +110,37 @@ public final class ModuleImage implements Closeable {
             throw damagedIndex("the kernel version is not a valid name");
         }
         kernelVersion = string(versionOffset, versionLength, "kernel version");
+
+        if (major == ImageFormat.MAJOR_V1) {
+            streams = new StreamInfo[] {new StreamInfo(ImageFormat.DATA_STREAM, codec, blockSize, dataLength, 0, blockCount)};
+        } else {
+            streams = new StreamInfo[streamCount];
+            long total = 0;
+            int nextBlock = 0;
+            for (int s = 0; s < streamCount; s++) {
+                int r = streamsAt + s * ImageFormat.STREAM_RECORD_SIZE;
+                Codec c = Codec.byId(Byte.toUnsignedInt(index.get(r + 8)));
+                int bs = index.getInt(r + 12);
+                long raw = index.getLong(r + 16);
+                int first = index.getInt(r + 24);
+                int count = index.getInt(r + 28);
+                if (!ImageFormat.validBlockSize(bs) || raw < 0 || raw > Long.MAX_VALUE - total || first != nextBlock
+                        || count < 0 || count > blockCount - nextBlock
+                        || count != raw / bs + (raw % bs != 0 ? 1 : 0) || (index.getInt(r + 8) & 0xffffff00) != 0) {
+                    throw damagedIndex("stream " + s + " has a bad record");
+                }
+                streams[s] = new StreamInfo(string(index.getInt(r), index.getInt(r + 4), "stream name"), c, bs, raw, first, count);
+                total += raw;
+                nextBlock += count;
+            }
+            if (nextBlock != blockCount || total != dataLength) {
+                throw damagedIndex("streams do not add up to the blocks and the data length");
+            }
+        }
+        blockStream = new int[blockCount];
+        for (int s = 0; s < streams.length; s++) {
+            Arrays.fill(blockStream, streams[s].firstBlock(), streams[s].firstBlock() + streams[s].blockCount(), s);
+        }
 
         blockOffset = new long[blockCount];
         blockStoredLength = new int[blockCount];
@@ -110,12 +156,14 @@ public final class ModuleImage implements Closeable {
             blockRawCrc[b] = index.getInt(r + 20);
             long len = Integer.toUnsignedLong(blockStoredLength[b]);
             // Compared by subtraction: an offset near 2^63 must not wrap round and pass.
+            StreamInfo stream = streams[blockStream[b]];
+            int bs = stream.blockSize();
             boolean raw = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0;
-            long rawLength = Math.min(blockSize, dataLength - (long) b * blockSize);
+            long rawLength = Math.min(bs, stream.rawLength() - (long) (b - stream.firstBlock()) * bs);
             if (blockOffset[b] < ImageFormat.HEADER_SIZE || len > indexOffset - blockOffset[b]
                     || (blockFlags[b] & ~ImageFormat.BLOCK_FLAG_RAW) != 0
-                    || len > blockSize + (long) (blockSize >> 4) + 4096
-                    || rawLength > (raw ? Codec.NONE : codec).maxRawLength(len)) {
+                    || len > bs + (long) (bs >> 4) + 4096
+                    || rawLength > (raw ? Codec.NONE : stream.codec()).maxRawLength(len)) {
                 throw damagedIndex("block " + b + " has a bad record");
             }
         }
@@ -131,16 +179,32 @@ public final class ModuleImage implements Closeable {
             String name = i == 0 ? "" : string(nameOffset, nameLength, "name");
             nameOffsets[i] = nameOffset;
             nameLengths[i] = nameLength;
-            entries[i] = new ImageEntry(i, parent, name, index.getInt(r + 12), index.getInt(r + 16),
-                    index.getInt(r + 20), index.getLong(r + 24), index.getInt(r + 32), index.getInt(r + 36),
-                    index.getLong(r + 40), index.getLong(r + 48));
+            int mode = index.getInt(r + 12);
+            int childCount = index.getInt(r + 36);
+            int stream = 0;
+            if (major != ImageFormat.MAJOR_V1 && (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
+                // Version 2: a regular file's child count field is its layout word.
+                int transform = childCount & 0xff;
+                stream = (childCount >>> 8) & 0xffff;
+                if (transform != ImageFormat.TRANSFORM_IDENTITY || (childCount >>> 24) != 0 || stream >= streams.length) {
+                    throw damagedIndex("file entry " + i + " has an unknown layout");
+                }
+                childCount = 0;
+            }
+            entries[i] = new ImageEntry(i, parent, name, mode, index.getInt(r + 16),
+                    index.getInt(r + 20), index.getLong(r + 24), index.getInt(r + 32), childCount,
+                    index.getLong(r + 40), index.getLong(r + 48), stream);
             if (i == 0 ? parent != 0 || nameLength != 0 : !validName(nameOffset, nameLength)) {
                 throw damagedIndex("entry " + i + " has a bad name");
             }
         }
         checkTree();
 
-        cacheCapacity = (int) Math.max(2, DEFAULT_CACHE_BYTES / blockSize);
+        int largest = ImageFormat.MIN_BLOCK_SIZE;
+        for (StreamInfo si : streams) {
+            largest = Math.max(largest, si.blockSize());
+        }
+        cacheCapacity = (int) Math.max(2, DEFAULT_CACHE_BYTES / largest);
         cache = new LinkedHashMap<>(16, 0.75f, true);
     }
 
@@ -183,14 +247,16 @@ public final class ModuleImage implements Closeable {
             throw new ImageException(file + ": damaged image header (checksum mismatch)");
         }
         int major = Short.toUnsignedInt(h.getShort(8));
-        if (major != ImageFormat.MAJOR) {
+        if (major != ImageFormat.MAJOR && major != ImageFormat.MAJOR_V1) {
             throw new ImageException(file + ": image format version " + major + "." + Short.toUnsignedInt(h.getShort(10))
-                    + " is not supported (this kmodpack reads " + ImageFormat.MAJOR + ".x)");
+                    + " is not supported (this kmodpack reads " + ImageFormat.MAJOR_V1 + ".x and " + ImageFormat.MAJOR + ".x)");
         }
+        boolean v1 = major == ImageFormat.MAJOR_V1;
         Codec codec;
         Codec indexCodec;
         try {
-            codec = Codec.byId(Byte.toUnsignedInt(h.get(12)));
+            // Version 2 keeps the codec and block size per stream; the header's fields are 0.
+            codec = v1 ? Codec.byId(Byte.toUnsignedInt(h.get(12))) : null;
             indexCodec = Codec.byId(Byte.toUnsignedInt(h.get(13)));
         } catch (ImageException e) {
             throw new ImageException(file + ": " + e.getMessage());
@@ -200,7 +266,7 @@ public final class ModuleImage implements Closeable {
         long indexOffset = h.getLong(32);
         long indexStored = h.getLong(40);
         long indexRaw = Integer.toUnsignedLong(h.getInt(48));
-        if (!ImageFormat.validBlockSize(blockSize) || dataLength < 0 || indexOffset < ImageFormat.HEADER_SIZE
+        if ((v1 ? !ImageFormat.validBlockSize(blockSize) : blockSize != 0 || h.get(12) != 0) || dataLength < 0 || indexOffset < ImageFormat.HEADER_SIZE
                 || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16 || indexRaw > Integer.MAX_VALUE - 16) {
             throw new ImageException(file + ": damaged image header");
         }
@@ -234,7 +300,7 @@ public final class ModuleImage implements Closeable {
         }
         ByteBuffer index = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
         try {
-            return new ModuleImage(file, ch, codec, blockSize, dataLength, indexOffset, index);
+            return new ModuleImage(file, ch, major, codec, blockSize, dataLength, indexOffset, index);
         } catch (ImageException e) {
             throw new ImageException(file + ": " + e.getMessage());
         } catch (RuntimeException e) {
@@ -287,7 +353,8 @@ public final class ModuleImage implements Closeable {
             } else if (e.childCount != 0 || e.index == 0) {
                 throw damagedIndex("entry " + e.index + " has children but is not a directory");
             } else if (type == ImageFormat.S_IFREG) {
-                if (e.size() < 0 || e.location < 0 || e.location > dataLength || e.size() > dataLength - e.location) {
+                long streamLength = streams[e.stream].rawLength();
+                if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
                     throw damagedIndex("file entry " + e.index + " lies outside the data");
                 }
             } else if (type == ImageFormat.S_IFLNK) {
@@ -329,12 +396,34 @@ public final class ModuleImage implements Closeable {
         return kernelVersion;
     }
 
-    public Codec codec() {
-        return codec;
+    /** The format version of this image: 1 or 2 (the major number). */
+    public int formatMajor() {
+        return major;
     }
 
+    /** The streams of the image, in block order. */
+    public List<StreamInfo> streams() {
+        return List.of(streams);
+    }
+
+    /** The codec of the stream that holds most of the data (the only one in a version 1 image). */
+    public Codec codec() {
+        return mainStream().codec();
+    }
+
+    /** The block size of the stream that holds most of the data. */
     public int blockSize() {
-        return blockSize;
+        return mainStream().blockSize();
+    }
+
+    private StreamInfo mainStream() {
+        StreamInfo main = streams[0];
+        for (StreamInfo s : streams) {
+            if (s.rawLength() > main.rawLength()) {
+                main = s;
+            }
+        }
+        return main;
     }
 
     public int blockCount() {
@@ -490,12 +579,14 @@ public final class ModuleImage implements Closeable {
         if (n <= 0) {
             return 0;
         }
+        StreamInfo stream = streams[file.stream];
+        int blockSize = stream.blockSize();
         long pos = file.location + offset;
         long end = pos + n;
         int done = 0;
         try {
             while (pos < end) {
-                int b = (int) (pos / blockSize);
+                int b = stream.firstBlock() + (int) (pos / blockSize);
                 int within = (int) (pos % blockSize);
                 byte[] raw = block(b);
                 int take = (int) Math.min(raw.length - within, end - pos);
@@ -535,6 +626,8 @@ public final class ModuleImage implements Closeable {
         if (out.length == 0) {
             return out;
         }
+        StreamInfo stream = streams[file.stream];
+        int blockSize = stream.blockSize();
         long start = file.location;
         long end = start + out.length;
         int first = (int) (start / blockSize);
@@ -543,8 +636,8 @@ public final class ModuleImage implements Closeable {
         // Each worker takes the next block not yet taken: the caller, plus helpers on spare cores.
         Callable<Void> worker = () -> {
             for (int k; (k = next.getAndIncrement()) < count; ) {
-                int b = first + k;
-                long blockStart = (long) b * blockSize;
+                int b = stream.firstBlock() + first + k;
+                long blockStart = (long) (first + k) * blockSize;
                 int need = (int) Math.min(blockSize, end - blockStart);
                 byte[] raw = need < rawLength(b) ? cachedOrPrefix(b, need) : block(b);
                 int from = (int) Math.max(0, start - blockStart);
@@ -653,7 +746,9 @@ public final class ModuleImage implements Closeable {
         if (!file.isRegularFile() || file.size() == 0) {
             return null;
         }
-        return new int[] {(int) (file.location / blockSize), (int) ((file.location + file.size() - 1) / blockSize)};
+        StreamInfo stream = streams[file.stream];
+        int bs = stream.blockSize();
+        return new int[] {stream.firstBlock() + (int) (file.location / bs), stream.firstBlock() + (int) ((file.location + file.size() - 1) / bs)};
     }
 
     /**
@@ -712,7 +807,8 @@ public final class ModuleImage implements Closeable {
 
     /** The block that holds byte {@code offset} of a regular file's content. */
     public int blockOf(ImageEntry file, long offset) {
-        return (int) ((file.location + offset) / blockSize);
+        StreamInfo stream = streams[file.stream];
+        return stream.firstBlock() + (int) ((file.location + offset) / stream.blockSize());
     }
 
     /** Whether a block is decoded in the cache or being decoded. */
@@ -739,7 +835,9 @@ public final class ModuleImage implements Closeable {
 
 
     private int rawLength(int b) {
-        return (int) Math.min(blockSize, dataLength - (long) b * blockSize);
+        StreamInfo stream = streams[blockStream[b]];
+        long k = b - stream.firstBlock();
+        return (int) Math.min(stream.blockSize(), stream.rawLength() - k * stream.blockSize());
     }
 
     /**
@@ -761,7 +859,9 @@ public final class ModuleImage implements Closeable {
         int rawLength = rawLength(b);
         boolean whole = need >= rawLength;
         byte[] raw = new byte[whole ? rawLength : need];
-        Codec c = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0 ? Codec.NONE : codec;
+        StreamInfo stream = streams[blockStream[b]];
+        int blockSize = stream.blockSize();
+        Codec c = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0 ? Codec.NONE : stream.codec();
         try {
             if (whole) {
                 c.decompress(buf, stored, raw, rawLength, blockSize);

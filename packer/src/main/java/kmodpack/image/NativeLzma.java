@@ -7,10 +7,11 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 
 /**
- * LZMA2 encoding through the system's liblzma (the library behind the xz tool), called with JNA.
- * It packs about 1.3 times faster than the pure-Java encoder on kernel modules, which is the
- * difference between packing slower or faster than mksquashfs. Its output is an ordinary raw
- * LZMA2 stream; reading never needs it. Where liblzma cannot be loaded, the Java encoder is used.
+ * LZMA2 encoding and decoding through the system's liblzma (the library behind the xz tool),
+ * called with JNA. It packs about 1.3 times faster than the pure-Java encoder on kernel modules,
+ * and decodes several times faster than the Java decoder, above all in a freshly started JVM
+ * whose JIT has not compiled the Java decoder yet. Its streams are ordinary raw LZMA2; where
+ * liblzma cannot be loaded (or {@code -Dkmodpack.javaLzma=true}), the Java codec is used.
  */
 final class NativeLzma {
     private NativeLzma() {
@@ -22,12 +23,19 @@ final class NativeLzma {
 
         int lzma_raw_buffer_encode(Pointer filters, Pointer allocator, byte[] in, long inSize,
                                    byte[] out, LongByReference outPos, long outSize);
+
+        int lzma_raw_buffer_decode(Pointer filters, Pointer allocator, byte[] in, LongByReference inPos,
+                                   long inSize, byte[] out, LongByReference outPos, long outSize);
     }
 
     private static final long LZMA_FILTER_LZMA2 = 0x21L;
     private static final long LZMA_VLI_UNKNOWN = -1L;
     private static final int LZMA_OK = 0;
     private static final int LZMA_BUF_ERROR = 10;
+
+    /** Filter chains for decoding, by dictionary size: read-only once built, so threads share them. */
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Memory> DECODE_FILTERS =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     // Offsets in lzma_options_lzma (LP64: x86_64 and aarch64 alike); see lzma/lzma12.h.
     private static final int OPT_DICT_SIZE = 0;
@@ -95,4 +103,40 @@ final class NativeLzma {
         }
         return java.util.Arrays.copyOf(out, (int) pos.getValue());
     }
+
+    /**
+     * Decodes the first {@code need} bytes of a raw LZMA2 stream whose whole decoded length is
+     * {@code rawLen} into {@code dst}. For a whole stream ({@code need == rawLen}) the stream must
+     * end exactly there and use all of {@code src}; for a prefix, liblzma stops once {@code dst}
+     * is full. Returns false when the data is damaged.
+     */
+    static boolean decode(byte[] src, int srcLen, byte[] dst, int need, int rawLen, int dictSize) {
+        Memory filters = DECODE_FILTERS.computeIfAbsent(dictSize, NativeLzma::decodeFilters);
+        LongByReference inPos = new LongByReference(0);
+        LongByReference outPos = new LongByReference(0);
+        int ret = LIB.lzma_raw_buffer_decode(filters, Pointer.NULL, src, inPos, srcLen, dst, outPos, need);
+        if (need < rawLen) {
+            // The output filled up before the stream ended: liblzma says "buffer too small" and
+            // leaves the positions where they were, but the bytes are in dst.
+            return ret == LZMA_BUF_ERROR;
+        }
+        return ret == LZMA_OK && outPos.getValue() == need && inPos.getValue() == srcLen;
+    }
+
+    private static Memory decodeFilters(int dictSize) {
+        // Decoding needs only the dictionary size (no preset dictionary); the rest stays zero.
+        Memory options = new Memory(OPT_SIZE);
+        options.clear();
+        options.setInt(OPT_DICT_SIZE, dictSize);
+        Memory filters = new Memory(32);
+        filters.setLong(0, LZMA_FILTER_LZMA2);
+        filters.setPointer(8, options);
+        filters.setLong(16, LZMA_VLI_UNKNOWN);
+        filters.setPointer(24, Pointer.NULL);
+        KEEP.add(options);
+        return filters;
+    }
+
+    /** The options the cached filter chains point to, kept reachable so JNA does not free them. */
+    private static final java.util.List<Memory> KEEP = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 }

@@ -3,6 +3,7 @@ package kmodpack.image;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -35,6 +36,42 @@ class CodecTest {
             byte[] prefix = new byte[1000];
             Codec.XZ.decompressPrefix(c, c.length, prefix, 1000, bs, bs);
             assertArrayEquals(java.util.Arrays.copyOf(block, 1000), prefix);
+        }
+    }
+
+    @Test
+    void liblzmaAndJavaDecodeTheSameBytesWholeAndInPart() throws IOException {
+        byte[] module = Files.readAllBytes(KernelTrees.get("amd64").modulesDir().resolve("kernel/fs/jbd2/jbd2.ko"));
+        int bs = 1 << 16;
+        byte[] block = java.util.Arrays.copyOf(module, bs);
+        byte[] c = Codec.XZ.compress(block, bs, 6, bs);
+        for (boolean nativeDecoder : new boolean[] {true, false}) {
+            for (int need : new int[] {1, 4096, bs - 1, bs}) {
+                byte[] out = new byte[need];
+                Codec.decodeXz(c, c.length, out, need, bs, bs, nativeDecoder);
+                assertArrayEquals(java.util.Arrays.copyOf(block, need), out, "native " + nativeDecoder + ", " + need + " bytes");
+            }
+        }
+    }
+
+    @Test
+    void bothXzDecodersRefuseDamagedStreams() throws IOException {
+        byte[] module = Files.readAllBytes(KernelTrees.get("amd64").modulesDir().resolve("kernel/fs/jbd2/jbd2.ko"));
+        int bs = 1 << 16;
+        byte[] block = java.util.Arrays.copyOf(module, bs);
+        byte[] c = Codec.XZ.compress(block, bs, 6, bs);
+        for (boolean nativeDecoder : new boolean[] {true, false}) {
+            String which = nativeDecoder ? "liblzma" : "Java";
+            // cut off: neither the whole block nor its last byte can be decoded
+            assertThrows(ImageException.class, () -> Codec.decodeXz(c, c.length / 2, new byte[bs], bs, bs, bs, nativeDecoder), which);
+            assertThrows(ImageException.class, () -> Codec.decodeXz(c, c.length / 2, new byte[bs - 1], bs - 1, bs, bs, nativeDecoder), which);
+            // a stream that holds more or fewer bytes than the index says
+            assertThrows(ImageException.class, () -> Codec.decodeXz(c, c.length, new byte[bs - 1], bs - 1, bs - 1, bs, nativeDecoder), which);
+            assertThrows(ImageException.class, () -> Codec.decodeXz(c, c.length, new byte[bs + 1], bs + 1, bs + 1, bs, nativeDecoder), which);
+            // a bad control byte at the start
+            byte[] bad = c.clone();
+            bad[0] = (byte) 0x03;
+            assertThrows(ImageException.class, () -> Codec.decodeXz(bad, bad.length, new byte[bs], bs, bs, bs, nativeDecoder), which);
         }
     }
 

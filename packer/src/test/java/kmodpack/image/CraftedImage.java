@@ -51,9 +51,19 @@ final class CraftedImage {
         return indexAt + off;
     }
 
+    /** Version 2 images hold a stream table between the index header and the block table. */
+    int streamCount() {
+        return buf.getShort(8) == ImageFormat.MAJOR_V1 ? 0 : buf.getInt(indexAt + 20);
+    }
+
+    /** File offset of stream record {@code s} (version 2). */
+    int stream(int s) {
+        return indexAt + ImageFormat.INDEX_HEADER_SIZE + ImageFormat.STREAM_RECORD_SIZE * s;
+    }
+
     /** File offset of block record {@code b}. */
     int block(int b) {
-        return indexAt + ImageFormat.INDEX_HEADER_SIZE + ImageFormat.BLOCK_RECORD_SIZE * b;
+        return stream(streamCount()) + ImageFormat.BLOCK_RECORD_SIZE * b;
     }
 
     /** File offset of entry record {@code i}. */

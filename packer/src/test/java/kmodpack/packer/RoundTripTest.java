@@ -19,6 +19,7 @@ import java.util.Random;
 import kmodpack.image.Codec;
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ImageException;
+import kmodpack.image.ImageFormat;
 import kmodpack.image.ImageWriter;
 import kmodpack.image.ModuleImage;
 import kmodpack.testkit.TreeAssert;
@@ -40,6 +41,8 @@ class RoundTripTest {
         Files.write(dir.resolve("empty"), new byte[0]);
         Files.write(dir.resolve("random.bin"), random);
         Files.write(dir.resolve("modules.alias"), text);
+        // a hot file (FORMAT.md, Streams) that spans several hot blocks
+        Files.write(dir.resolve("modules.dep.bin"), "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\n".repeat(1000).getBytes());
         Files.createDirectories(dir.resolve("empty-dir"));
         Path deep = dir.resolve("kernel/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p");
         Files.createDirectories(deep);
@@ -63,13 +66,44 @@ class RoundTripTest {
     @ParameterizedTest
     @EnumSource(Codec.class)
     void edgeTreeRoundTrips(Codec codec) throws IOException {
+        edgeTreeRoundTrips(codec, ImageFormat.MAJOR);
+    }
+
+    /** Version 2 readers read version 1 images: the writer still writes them on request. */
+    @ParameterizedTest
+    @EnumSource(Codec.class)
+    void edgeTreeRoundTripsInFormat1(Codec codec) throws IOException {
+        edgeTreeRoundTrips(codec, ImageFormat.MAJOR_V1);
+    }
+
+    private void edgeTreeRoundTrips(Codec codec, int major) throws IOException {
         Path src = makeEdgeTree(tmp.resolve("src"));
         Path image = tmp.resolve("image");
-        ImageBuilder.build(src, "6.1.0-test", image, new ImageWriter.Options(codec, codec.defaultLevel, 4096, 2), null);
+        ImageBuilder.build(src, "6.1.0-test", image, new ImageWriter.Options(codec, codec.defaultLevel, 4096, 2, major), null);
 
         try (ModuleImage img = ModuleImage.open(image)) {
             assertEquals("6.1.0-test", img.kernelVersion());
+            assertEquals(major, img.formatMajor());
             assertEquals(codec, img.codec());
+            ImageEntry hot = img.lookup("modules.dep.bin");
+            byte[] hotBytes = Files.readAllBytes(src.resolve("modules.dep.bin"));
+            assertArrayEquals(hotBytes, img.readAllBytes(hot));
+            byte[] piece = new byte[100];
+            assertEquals(100, img.read(hot, ImageFormat.HOT_BLOCK_SIZE - 50, piece, 0, 100));
+            assertArrayEquals(java.util.Arrays.copyOfRange(hotBytes, ImageFormat.HOT_BLOCK_SIZE - 50, ImageFormat.HOT_BLOCK_SIZE + 50), piece);
+            if (major == ImageFormat.MAJOR) {
+                // The hot file lies in the hot stream's small blocks, the modules in the data stream.
+                ModuleImage.StreamInfo hotStream = img.streams().get(1);
+                assertEquals("hot", hotStream.name());
+                assertEquals("data", img.streams().get(0).name());
+                assertEquals(codec == Codec.NONE ? Codec.NONE : Codec.LZ4, hotStream.codec());
+                int[] range = img.blockRange(hot);
+                assertEquals(hotStream.firstBlock(), range[0]);
+                assertTrue(range[1] < hotStream.firstBlock() + hotStream.blockCount());
+                assertTrue(img.blockRange(img.lookup("random.bin"))[1] < hotStream.firstBlock());
+            } else {
+                assertEquals(1, img.streams().size());
+            }
             ImageEntry deep = img.lookup("kernel/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/deep.ko");
             assertNotNull(deep);
             assertArrayEquals(Files.readAllBytes(src.resolve("random.bin")), img.readAllBytes(deep));
