@@ -29,9 +29,15 @@ public final class Kmodpack {
     }
 
     public static List<String> command(String... args) {
+        return command(List.of(), args);
+    }
+
+    /** The command line with extra JVM options (such as a small -Xmx) before the jar. */
+    public static List<String> command(List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Dfile.encoding=UTF-8");
+        cmd.addAll(jvmOptions);
         cmd.add("-jar");
         cmd.add(jar().toString());
         cmd.addAll(List.of(args));
@@ -44,10 +50,19 @@ public final class Kmodpack {
 
     /** Runs with {@code stdin} as standard input (null for none). */
     public static Result run(byte[] stdin, String... args) throws IOException, InterruptedException {
+        return run(stdin, List.of(), args);
+    }
+
+    /** Runs with extra JVM options. */
+    public static Result runJvm(List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        return run(null, jvmOptions, args);
+    }
+
+    private static Result run(byte[] stdin, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
         Path out = Files.createTempFile("kmodpack-out", "");
         Path err = Files.createTempFile("kmodpack-err", "");
         try {
-            ProcessBuilder pb = new ProcessBuilder(command(args)).redirectOutput(out.toFile()).redirectError(err.toFile());
+            ProcessBuilder pb = new ProcessBuilder(command(jvmOptions, args)).redirectOutput(out.toFile()).redirectError(err.toFile());
             Process p = pb.start();
             if (stdin != null) {
                 p.getOutputStream().write(stdin);

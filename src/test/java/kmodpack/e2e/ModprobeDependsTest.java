@@ -49,6 +49,7 @@ class ModprobeDependsTest {
     record Result(int exit, byte[] out, String err) {}
 
     static Tree tree(String arch) throws Exception {
+        Path home = Path.of(System.getProperty("kmodpack.home"));
         Process p = new ProcessBuilder(home.resolve("scripts/fetch-kernel-tree").toString(), arch)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String[] f = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim().split(" ");
@@ -58,13 +59,17 @@ class ModprobeDependsTest {
 
     static Result run(List<String> cmd) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        Path err = Files.createTempFile(tmp, "err", ".txt");
-        pb.redirectError(err.toFile());
-        Process p = pb.start();
-        p.getOutputStream().close();
-        byte[] out = p.getInputStream().readAllBytes();
-        int rc = p.waitFor();
-        return new Result(rc, out, Files.readString(err, StandardCharsets.ISO_8859_1));
+        Path err = Files.createTempFile("kmodpack-err", ".txt");
+        try {
+            pb.redirectError(err.toFile());
+            Process p = pb.start();
+            p.getOutputStream().close();
+            byte[] out = p.getInputStream().readAllBytes();
+            int rc = p.waitFor();
+            return new Result(rc, out, Files.readString(err, StandardCharsets.ISO_8859_1));
+        } finally {
+            Files.deleteIfExists(err);
+        }
     }
 
     static String modprobeBinary() {
@@ -76,7 +81,7 @@ class ModprobeDependsTest {
         List<String> ref = new ArrayList<>(List.of(modprobeBinary(), "-d", t.root().toString(), "-S", t.version()));
         ref.addAll(opts);
         ref.addAll(args);
-        List<String> ours = new ArrayList<>(ModprobeCli.command(jar));
+        List<String> ours = new ArrayList<>(ModprobeCli.command(Kmodpack.jar()));
         ours.addAll(List.of("-d", t.root().toString(), "-S", t.version(), "--image", ModprobeCli.image(t.root(), t.version()).toString()));
         ours.addAll(opts);
         ours.addAll(args);
@@ -94,10 +99,15 @@ class ModprobeDependsTest {
         assertEquals(normalize(r.err()), normalize(o.err()), "stderr: " + what);
     }
 
-    /** modprobe names the directory, we name the image; its debug build adds source positions. */
+    /**
+     * modprobe names the directory, we name the image; its debug build adds source positions;
+     * libkmod prints its context's address.
+     */
     static String normalize(String err) {
         return err.replaceAll(" not found in (directory|image) \\S+", " not found in STORE")
-                .replaceAll("(?m)^(libkmod|modprobe): ERROR [^ ]+ [^ ]+ ", "modprobe: ERROR: ");
+                .replaceAll("(?m)^(libkmod|modprobe): ERROR [^ ]+ [^ ]+ ", "modprobe: ERROR: ")
+                .replaceAll("(?m)^(libkmod|modprobe): ERROR: \\S+:\\d+ \\w+\\(\\) ", "modprobe: ERROR: ")
+                .replaceAll("\\bctx=0x[0-9a-f]+ ", "ctx=CTX ");
     }
 
     static List<String> moduleNames(Tree t) throws IOException {
@@ -170,7 +180,7 @@ class ModprobeDependsTest {
         // Without -a: parameters from the command line, and each name on its own.
         for (String name : TestConfig.NAMES) {
             List<String> args = new ArrayList<>(List.of("-D", name));
-            args.addAll(List.of("p=1", "q=two words", "r='x y'"));
+            args.addAll(List.of("p=1", "q=two words", "r='x y'", "u=café"));
             compare(t, opts, args);
         }
         for (String extra : List.of("-i", "-b", "-R", "-q", "-v")) {

@@ -121,8 +121,8 @@ class PackerCliTest {
         Files.writeString(file, "x");
         assertOneLineError(Kmodpack.run("extract", image.toString(), file.toString()), "not a directory");
 
-        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--codec", "zip", VER), "unknown codec");
-        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--block-size", "3000", VER), "power of two");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), "--codec", "zip", VER), "unknown codec");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), "--block-size", "3000", VER), "power of two");
 
         Kmodpack.Result debug = Kmodpack.run("--debug", "ls", notImage.toString());
         assertNotEquals(0, debug.exit());
@@ -140,6 +140,126 @@ class PackerCliTest {
         assertEquals(0, mk.waitFor());
         assertOneLineError(Kmodpack.run("build", "-b", b2.toString(), "v"), "named pipe");
         assertEquals(List.of(""), TreeAssert.relativePaths(b2.resolve("boot")), "no image and no temporary file left");
+    }
+
+    @Test
+    void lsEscapesNamesAsGnuLsDashB() throws Exception {
+        // Names an image could use to drive a terminal, next to ordinary and non-ASCII ones.
+        Path mods = tmp.resolve("names/lib/modules/v");
+        Path dir = Files.createDirectories(mods.resolve("d\033[2Jx"));
+        String[] names = {"a\nb", "esc\033]0;title\007", "sp ace", "back\\slash", "tab\t", "del\177",
+            "\u00fcn\u00ef", "nel\u0085x", "plain.ko"};
+        for (String n : names) {
+            Files.writeString(dir.resolve(n), "x");
+        }
+        Files.createSymbolicLink(dir.resolve("link"), Path.of("to\rthe\033[1mtarget"));
+        Path img = tmp.resolve("names.img");
+        assertEquals(0, Kmodpack.run("build", "-b", tmp.resolve("names").toString(), "-o", img.toString(), "v").exit());
+
+        Kmodpack.Result ls = Kmodpack.run("ls", img.toString(), "d\033[2Jx");
+        assertEquals(0, ls.exit(), ls.toString());
+        assertEquals(gnuLs(dir, "-b"), ls.out());
+        Kmodpack.Result rec = Kmodpack.run("ls", "-R", img.toString());
+        assertEquals(0, rec.exit(), rec.toString());
+        assertTrue(rec.out().contains("d\\033[2Jx/esc\\033]0;title\\a\n"), rec.out());
+        Kmodpack.Result lsl = Kmodpack.run("ls", "-l", img.toString(), "d\033[2Jx/link");
+        assertTrue(lsl.out().endsWith("d\\033[2Jx/link -> to\\rthe\\033[1mtarget\n"), lsl.out());
+        for (Kmodpack.Result r : List.of(ls, rec, lsl)) {
+            assertTrue(r.out().chars().noneMatch(c -> c < 0x20 && c != '\n' || c == 0x7f || c == 0x85), "raw control bytes: " + r.out());
+        }
+    }
+
+    /** GNU ls's own listing of a directory in a UTF-8 locale, one name a line, byte order. */
+    static String gnuLs(Path dir, String style) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("ls", style, "-1", dir.toString());
+        pb.environment().put("LC_ALL", "C.UTF-8");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor());
+        return out;
+    }
+
+    /** A 377-byte file whose header claims a 2 GiB index (valid checksums, as an attacker writes them). */
+    static byte[] hugeIndexClaim() {
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(377).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        h.put("KMODPACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort((short) 1).putShort((short) 0);
+        h.put(12, (byte) 2).put(13, (byte) 2).putInt(16, 1 << 20).putLong(32, 64).putLong(40, 377 - 64);
+        h.putInt(48, Integer.MAX_VALUE - 16);
+        byte[] f = h.array();
+        for (int i = 64; i < 377; i++) {
+            f[i] = (byte) (i * 31);
+        }
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(f, 64, 377 - 64);
+        h.putInt(52, (int) c.getValue());
+        c.reset();
+        c.update(f, 0, 60);
+        h.putInt(60, (int) c.getValue());
+        return f;
+    }
+
+    @Test
+    void hostileNumbersAreRefusedUnderASmallHeap() throws Exception {
+        Path p = Files.write(tmp.resolve("claims-2GiB"), hugeIndexClaim());
+        assertEquals(377, Files.size(p));
+        for (String cmd : List.of("info", "ls", "verify")) {
+            assertOneLineError(Kmodpack.runJvm(List.of("-Xmx64m"), cmd, p.toString()), "cannot decode to");
+        }
+    }
+
+    @Test
+    void errorsFromTheJvmAreOneLineToo() throws Exception {
+        // 64 MiB blocks need a 64 MiB xz dictionary to read: more than a 16 MiB heap holds.
+        Path src = tmp.resolve("big-blocks/lib/modules/v");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("modules.dep"), "kernel/a.ko:\n".repeat(10_000));
+        Path img = tmp.resolve("big-blocks.img");
+        Kmodpack.Result b = Kmodpack.run("build", "-b", tmp.resolve("big-blocks").toString(), "-o", img.toString(), "--block-size", "64M", "v");
+        assertEquals(0, b.exit(), b.toString());
+        Kmodpack.Result r = Kmodpack.runJvm(List.of("-Xmx16m"), "cat", img.toString(), "modules.dep");
+        assertOneLineError(r, "out of memory");
+        assertEquals(1, r.exit());
+        Kmodpack.Result d = Kmodpack.runJvm(List.of("-Xmx16m"), "--debug", "cat", img.toString(), "modules.dep");
+        assertTrue(d.err().contains("OutOfMemoryError"), d.toString());
+    }
+
+    @Test
+    void usageErrorsExit2AndOperationalErrorsExit1() throws Exception {
+        assertUsageError(Kmodpack.run("ls", "--bogus", image.toString()), "Unknown option: '--bogus'");
+        assertUsageError(Kmodpack.run("ls"), "Missing required parameter");
+        assertUsageError(Kmodpack.run(), "a command is needed");
+        assertUsageError(Kmodpack.run("frobnicate"), "frobnicate");
+        assertUsageError(Kmodpack.run("build", "--codec", "zstd", VER), "unknown codec 'zstd' (choose xz, lz4 or none)");
+        assertUsageError(Kmodpack.run("build", "--block-size", "1Q", VER), "'1Q' is not a size");
+        assertUsageError(Kmodpack.run("build", "--block-size", "99999999999999999G", VER), "is not a size");
+        assertUsageError(Kmodpack.run("build", "--level", "42", VER), "xz level must be from 0 to 9");
+        assertUsageError(Kmodpack.run("build", "--best", "--codec", "lz4", VER), "--best goes with --codec xz");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), ".."), "is not a kernel version");
+        assertFalse(Files.exists(base.resolve("boot/modules-..")));
+        Kmodpack.Result missing = Kmodpack.run("info", tmp.resolve("absent").toString());
+        assertOneLineError(missing, "no such file");
+        assertEquals(1, missing.exit(), missing.toString());
+        // --codec offers its values to shell completion (and to --help).
+        Kmodpack.Result help = Kmodpack.run("build", "--help");
+        assertTrue(help.out().contains("One of none, lz4, xz"), help.out());
+    }
+
+    @Test
+    void versionComesFromTheJarManifest() throws Exception {
+        Kmodpack.Result v = Kmodpack.run("--version");
+        assertEquals(0, v.exit(), v.toString());
+        String expected = System.getProperty("kmodpack.version");
+        assertTrue(expected != null && !expected.isEmpty(), "the build passes its version");
+        assertEquals("kmodpack " + expected + ", image format 1.0\n", v.out());
+    }
+
+    /** A usage error: one line naming the help to read, exit 2 as picocli's own. */
+    static void assertUsageError(Kmodpack.Result r, String expected) {
+        assertEquals(2, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line: " + r);
+        assertTrue(r.err().startsWith("kmodpack: "), r.toString());
+        assertTrue(r.err().contains(expected), "expected '" + expected + "' in: " + r);
+        assertTrue(r.err().contains("--help')"), r.toString());
     }
 
     static void assertOneLineError(Kmodpack.Result r, String expected) {

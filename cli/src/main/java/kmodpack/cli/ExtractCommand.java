@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "extract", mixinStandardHelpOptions = true,
         description = {"Write an image's tree (or the named paths) into DIR, with modes, owners (as root), mtimes and links.",
-            "DIR is created when missing; an entry that already exists there is an error, never overwritten."})
+            "DIR is created when missing (an existing DIR keeps its own mode, owner and mtime); an entry that already exists there is an error, never overwritten."})
 final class ExtractCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE")
     Path image;

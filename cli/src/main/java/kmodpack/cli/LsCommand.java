@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "ls", mixinStandardHelpOptions = true, description = "List a directory of an image (the top of the tree by default).")
+@Command(name = "ls", mixinStandardHelpOptions = true, description = {"List a directory of an image (the top of the tree by default).",
+    "Names are escaped as GNU ls -b shows them (\\n, \\033, '\\ ' for a space...): never raw control bytes."})
 final class LsCommand implements Callable<Integer> {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
 
@@ -37,13 +38,18 @@ final class LsCommand implements Callable<Integer> {
             ImageEntry e = ImageOptions.lookup(img, path);
             PrintWriter out = new PrintWriter(new java.io.BufferedWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8)));
             if (!e.isDirectory()) {
-                print(out, img, e, path);
+                print(out, img, e, TerminalEscape.escape(path.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
             } else {
-                list(out, img, e, recursive ? prefix(img.path(e)) : "");
+                list(out, img, e, recursive ? prefix(escapedPath(img, e)) : "");
             }
             out.flush();
         }
         return 0;
+    }
+
+    /** The entry's path from the root, each name escaped as GNU ls -b does. */
+    private static String escapedPath(ModuleImage img, ImageEntry e) {
+        return e.isRoot() ? "" : prefix(escapedPath(img, img.parent(e))) + TerminalEscape.escape(img.nameBytes(e));
     }
 
     private static String prefix(String dirPath) {
@@ -53,9 +59,10 @@ final class LsCommand implements Callable<Integer> {
     private void list(PrintWriter out, ModuleImage img, ImageEntry dir, String prefix) throws ImageException {
         List<ImageEntry> children = img.list(dir);
         for (ImageEntry c : children) {
-            print(out, img, c, prefix + c.name());
+            String name = TerminalEscape.escape(img.nameBytes(c));
+            print(out, img, c, prefix + name);
             if (recursive && c.isDirectory()) {
-                list(out, img, c, prefix + c.name() + "/");
+                list(out, img, c, prefix + name + "/");
             }
         }
     }
@@ -65,7 +72,7 @@ final class LsCommand implements Callable<Integer> {
             out.println(shown);
             return;
         }
-        String name = e.isSymlink() ? shown + " -> " + img.readlink(e) : shown;
+        String name = e.isSymlink() ? shown + " -> " + TerminalEscape.escape(img.readlinkBytes(e)) : shown;
         out.printf("%s %5d %5d %10d %s %s%n", modeString(e), e.uid(), e.gid(), e.size(),
                 TIME.format(Instant.ofEpochSecond(e.mtimeSeconds())), name);
     }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
         description = "Pack a kernel's module tree into one image file, and use that file directly.",
         subcommands = {
             BuildCommand.class,
+            DepmodCommand.class,
             LsCommand.class,
             CatCommand.class,
             ExtractCommand.class,
@@ -48,12 +49,52 @@ public final class Main implements Runnable {
         if (args.length > 0 && args[0].equals("modprobe")) {
             System.exit(ModprobeCommand.run(java.util.Arrays.asList(args).subList(1, args.length)));
         }
-        System.exit(run(args));
+        int code;
+        try {
+            code = run(args);
+        } catch (Throwable t) {
+            // picocli hands Errors (OutOfMemoryError, StackOverflowError...) straight through:
+            // they get the same one line as any other failure.
+            code = fail(t);
+        }
+        System.exit(code);
+    }
+
+    /** Reports an error that escaped the command as one line (and its stack trace with --debug). */
+    static int fail(Throwable t) {
+        System.err.println("kmodpack: " + describe(t));
+        if (debug) {
+            t.printStackTrace();
+        }
+        System.err.flush();
+        return 1;
+    }
+
+    /**
+     * The command line as the man pages and shell completion describe it: the model {@code --help}
+     * prints, with modprobe's options (parsed by modprobe's own parser) added from its table.
+     */
+    static CommandLine documentedModel() {
+        CommandLine cl = new CommandLine(new Main());
+        ModprobeCommand.describeOptions(cl.getSubcommands().get("modprobe").getCommandSpec());
+        return cl;
     }
 
     /** Runs the command line and returns its exit code; never throws. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // Usage errors (unknown option, bad value, missing argument): one line, exit 2.
+        cl.setParameterExceptionHandler((ex, given) -> {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("kmodpack: " + ex.getMessage().replace('\n', ' ') + " (see '"
+                    + cmd.getCommandSpec().qualifiedName() + " --help')");
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             err.println("kmodpack: " + describe(ex));
@@ -85,6 +126,9 @@ public final class Main implements Runnable {
         }
         if (ex instanceof OutOfMemoryError) {
             return "out of memory (raise the Java heap with JAVA_OPTS=-Xmx...)";
+        }
+        if (ex instanceof StackOverflowError) {
+            return "internal error: stack overflow (run with --debug for details)";
         }
         String m = ex.getMessage();
         return m == null || m.isBlank() ? ex.toString() : m.replace('\n', ' ');

@@ -17,7 +17,13 @@ import kmodpack.loader.ModuleTree;
 import kmodpack.loader.LinuxSyscalls;
 import kmodpack.loader.ModprobeArgs;
 import kmodpack.loader.ModprobeRun;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.ArgGroupSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.Unmatched;
 
 /**
@@ -59,6 +65,9 @@ public final class ModprobeCommand implements Callable<Integer> {
             err.println("modprobe: " + e.getMessage() + " (see --help)");
             return 1;
         }
+        // Names and PARAM=VALUE arguments are held as bytes, one ISO-8859-1 char each, like the
+        // configuration text: back to the bytes the JVM decoded them from.
+        a.args.replaceAll(ModprobeCommand::asBytes);
         if (a.help) {
             out.print(ModprobeArgs.USAGE);
             out.flush();
@@ -75,9 +84,55 @@ public final class ModprobeCommand implements Callable<Integer> {
             err.println("modprobe: FATAL: " + e);
             if (a.debug) e.printStackTrace(err);
             return 1;
+        } catch (Error e) {
+            err.println("modprobe: FATAL: " + Main.describe(e));
+            if (a.debug) e.printStackTrace(err);
+            return 1;
         } finally {
             out.flush();
         }
+    }
+
+    private static final java.nio.charset.Charset ARGV_CHARSET = argvCharset();
+
+    private static java.nio.charset.Charset argvCharset() {
+        try {
+            return java.nio.charset.Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (RuntimeException e) {
+            return StandardCharsets.UTF_8;
+        }
+    }
+
+    static String asBytes(String arg) {
+        return new String(arg.getBytes(ARGV_CHARSET), StandardCharsets.ISO_8859_1);
+    }
+
+    /**
+     * Adds modprobe's options, as its own parser knows them, to its picocli model, so that the man
+     * page and shell completion describe them. Only documentation uses this: at run time picocli
+     * hands every argument over unparsed.
+     */
+    static void describeOptions(CommandSpec spec) {
+        spec.usageMessage().customSynopsis(ModprobeArgs.SYNOPSIS.toArray(String[]::new));
+        spec.usageMessage().description(ModprobeArgs.SUMMARY.replace('\n', ' '));
+        Map<String, ArgGroupSpec.Builder> groups = new LinkedHashMap<>();
+        for (ModprobeArgs.OptionHelp o : ModprobeArgs.documentedOptions()) {
+            if (o.names().stream().anyMatch(n -> spec.findOption(n) != null)) {
+                continue; // inherited from kmodpack (--debug)
+            }
+            OptionSpec.Builder b = OptionSpec.builder(o.names().toArray(String[]::new)).description(o.description());
+            if (o.label() == null) {
+                b.arity("0").type(boolean.class);
+            } else {
+                b.arity("1").type(String.class).paramLabel(o.label());
+            }
+            groups.computeIfAbsent(o.heading(), h -> ArgGroupSpec.builder().heading(h + ":%n").exclusive(false).validate(false))
+                    .addArg(b.build());
+        }
+        groups.values().forEach(g -> spec.addArgGroup(g.build()));
+        spec.addPositional(PositionalParamSpec.builder().paramLabel("NAME").arity("0..*").type(String.class)
+                .description("Module name, alias or symbol:NAME, then PARAM=VALUE parameters for it "
+                        + "(with -a or -r: more names).").build());
     }
 
     /** The command on its own, without picocli or the other subcommands: the quickest start. */

@@ -301,7 +301,9 @@ public final class ImageFs extends FuseStubFS {
             buf.put(0, target, 0, n);
             buf.putByte(n, (byte) 0);
             return 0;
-        } catch (ImageException ex) {
+        } catch (IOException | RuntimeException ex) {
+            // Whatever the reader meets, the caller gets EIO: nothing unchecked reaches jnr-fuse.
+            report(ex);
             return -ErrorCodes.EIO();
         }
     }

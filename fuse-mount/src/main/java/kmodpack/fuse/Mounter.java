@@ -24,7 +24,7 @@ public final class Mounter {
 
     /**
      * Opens the image (checking its header and index), picks the mount point (default
-     * /lib/modules/VERSION, created when missing), and checks the FUSE device, the mount point
+     * /lib/modules/VERSION, created when missing, never outside /lib/modules), and checks the FUSE device, the mount point
      * and the options.
      */
     public static Plan plan(Path image, Path mountPoint, List<String> options) throws IOException {
@@ -38,18 +38,38 @@ public final class Mounter {
         }
         String libfuse = MountOptions.forLibfuse(options, abs);
         Unmounter.checkFuseDevice();
-        Path mp;
-        if (mountPoint == null) {
-            mp = Path.of("/lib/modules", version);
-            if (!Files.exists(mp)) {
-                Files.createDirectories(mp);
-            }
-        } else {
-            mp = mountPoint;
-        }
+        Path mp = mountPoint != null ? mountPoint : defaultMountPoint(Path.of(MODULES_ROOT), version);
         Path canonical = Unmounter.canonical(mp);
         Unmounter.checkMountPoint(canonical);
         return new Plan(abs, canonical, libfuse, version);
+    }
+
+    /** Where kernels keep their module trees; the default mount point is a directory in it. */
+    static final String MODULES_ROOT = "/lib/modules";
+
+    /**
+     * The default mount point, {@code modulesRoot/VERSION}, created when missing. The version
+     * comes from the image: the reader already refuses one that is not a single name, and this
+     * also refuses a mount point that resolves outside {@code modulesRoot} (a link planted there),
+     * so an image never chooses where root mounts it. Only {@code VERSION} itself (and
+     * {@code modulesRoot} on a system without one) is ever created.
+     */
+    static Path defaultMountPoint(Path modulesRoot, String version) throws IOException {
+        Path mp = modulesRoot.resolve(version);
+        if (version.isEmpty() || !mp.normalize().getParent().equals(modulesRoot.normalize())
+                || mp.getFileName().toString().equals("..") || mp.getFileName().toString().equals(".")) {
+            throw new MountException("the image's kernel version '" + version + "' is not a directory name under " + modulesRoot);
+        }
+        Files.createDirectories(modulesRoot);
+        if (!Files.exists(mp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectory(mp);
+        }
+        Path real = mp.toRealPath();
+        Path realRoot = modulesRoot.toRealPath();
+        if (!real.getParent().equals(realRoot)) {
+            throw new MountException(mp + " resolves to " + real + ", outside " + modulesRoot + "; give the mount point explicitly");
+        }
+        return real;
     }
 
     /**

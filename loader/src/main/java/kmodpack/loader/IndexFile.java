@@ -13,10 +13,14 @@ import java.util.List;
 public final class IndexFile {
     static final int MAGIC = 0xB007F457;
     static final int VERSION_MAJOR = 2;
+    /** Magic, version and root offset: libkmod opens nothing shorter. */
+    static final int HEADER_SIZE = 12;
     private static final int NODE_PREFIX = 0x80000000;
     private static final int NODE_VALUES = 0x40000000;
     private static final int NODE_CHILDS = 0x20000000;
     private static final int NODE_MASK = 0x0FFFFFFF;
+    /** Longer than any key depmod writes (aliases are under 300 bytes); deeper means a cycle. */
+    private static final int MAX_KEY_LENGTH = 4096;
 
     /** A value with the priority depmod gave it (its place in modules.order). */
     public record Value(int priority, String value) {}
@@ -28,7 +32,7 @@ public final class IndexFile {
     public IndexFile(byte[] data, String name) throws IOException {
         this.data = data;
         this.name = name;
-        if (data.length < 12) throw new IOException(name + ": too short for an index");
+        if (data.length < HEADER_SIZE) throw new IOException(name + ": too short for an index");
         if (u32(0) != MAGIC) throw new IOException(name + ": not a kmod index (bad magic)");
         if (u32(4) >>> 16 != VERSION_MAJOR) throw new IOException(name + ": unsupported index version");
         rootOffset = u32(8);
@@ -47,7 +51,11 @@ public final class IndexFile {
     /** Thrown when an offset points outside the file: the index is damaged. */
     public static final class IndexCorrupt extends RuntimeException {
         IndexCorrupt(String name) {
-            super(name + ": damaged index (offset out of range)");
+            this(name, "offset out of range");
+        }
+
+        IndexCorrupt(String name, String why) {
+            super(name + ": damaged index (" + why + ")");
         }
     }
 
@@ -60,7 +68,9 @@ public final class IndexFile {
 
         Node(int offset) {
             int p = offset & NODE_MASK;
-            if (p >= data.length) throw new IndexCorrupt(name);
+            // A node without flags holds nothing: depmod puts the root of an empty trie there,
+            // at the very end of the file.
+            if (p > data.length) throw new IndexCorrupt(name);
             if ((offset & NODE_PREFIX) != 0) {
                 int end = strEnd(p);
                 prefix = new String(data, p, end - p, StandardCharsets.ISO_8859_1);
@@ -151,7 +161,7 @@ public final class IndexFile {
             for (int j = 0; j < pre.length(); j++) {
                 char ch = pre.charAt(j);
                 if (ch == '*' || ch == '?' || ch == '[') {
-                    searchWildAll(node, j, buf, key.substring(Math.min(i + j, kn)), out);
+                    searchWildAll(node, j, buf, key.substring(Math.min(i + j, kn)), out, new int[1]);
                     return out;
                 }
                 if (i + j >= kn || ch != key.charAt(i + j)) return out;
@@ -162,7 +172,7 @@ public final class IndexFile {
                 Node child = node.child(w);
                 if (child != null) {
                     buf.append(w);
-                    searchWildAll(child, 0, buf, rest, out);
+                    searchWildAll(child, 0, buf, rest, out, new int[1]);
                     buf.setLength(buf.length() - 1);
                 }
             }
@@ -176,15 +186,23 @@ public final class IndexFile {
         return out;
     }
 
-    /** Every key under a wildcard is matched with fnmatch against the rest of the key. */
-    private void searchWildAll(Node node, int j, StringBuilder buf, String subkey, List<Value> out) {
+    /**
+     * Every key under a wildcard is matched with fnmatch against the rest of the key. The walk
+     * is bounded: in a tree every node is visited once and takes at least one byte of the file,
+     * and keys are short; a damaged index whose nodes point back at their ancestors (a cycle)
+     * or share children would otherwise recurse until the stack runs out.
+     */
+    private void searchWildAll(Node node, int j, StringBuilder buf, String subkey, List<Value> out, int[] visits) {
+        if (++visits[0] > data.length || buf.length() > MAX_KEY_LENGTH) {
+            throw new IndexCorrupt(name, "its nodes form a cycle");
+        }
         int mark = buf.length();
         buf.append(node.prefix, j, node.prefix.length());
         for (int ch = node.first; ch <= node.last; ch++) {
             Node child = node.child(ch);
             if (child == null) continue;
             buf.append((char) ch);
-            searchWildAll(child, 0, buf, subkey, out);
+            searchWildAll(child, 0, buf, subkey, out, visits);
             buf.setLength(buf.length() - 1);
         }
         if (node.valueCount > 0 && Fnmatch.matches(buf.toString(), subkey)) node.addValues(out);

@@ -224,13 +224,18 @@ public final class Kmod {
         return newModule(name + "\\" + alias, name, alias);
     }
 
+    /** Why the last {@link #moduleFromPath} failed, as strerror words it. */
+    private String pathError;
+
     /** A dependency named by its path; null if the file is missing or clashes with a known path. */
     private Module moduleFromPath(String path) {
         String rel = path.startsWith(dirname + "/") ? path.substring(dirname.length() + 1) : null;
-        if (rel == null || !isFile(rel)) return null;
         int slash = path.lastIndexOf('/');
         String base = path.substring(slash + 1);
-        if (base.isEmpty()) return null;
+        if (rel == null || !isFile(rel) || base.isEmpty()) {
+            pathError = "No such file or directory";
+            return null;
+        }
         String name = modnameNormalize(base);
         Module m = pool.get(name);
         if (m != null) {
@@ -238,6 +243,7 @@ public final class Kmod {
             else if (!m.path.equals(path)) {
                 log.error("kmod_module '" + name + "' already exists with different path: new-path='" + path
                         + "' old-path='" + m.path + "'");
+                pathError = "File exists";
                 return null;
             }
         } else {
@@ -287,7 +293,9 @@ public final class Kmod {
             String path = joinPath(line.substring(s, i));
             Module d = moduleFromPath(path);
             if (d == null) {
-                log.error("could not find dependency " + path + " of " + mod.name);
+                // libkmod's words, context pointer included: scripts match on them.
+                log.error("ctx=0x" + Integer.toHexString(System.identityHashCode(this)) + " path=" + path
+                        + " error=" + pathError);
                 mod.depInit = false;
                 return;
             }
@@ -301,7 +309,10 @@ public final class Kmod {
     private IndexFile openIndex(String file) {
         try {
             byte[] data = tree.read(file);
-            return data == null ? null : new IndexFile(data, file);
+            // depmod writes an empty modules.builtin.bin (and .builtin.alias.bin) for a tree
+            // without modules.builtin; libkmod cannot open it and quietly finds nothing there.
+            if (data == null || data.length < IndexFile.HEADER_SIZE) return null;
+            return new IndexFile(data, file);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -7,6 +7,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+import java.nio.charset.StandardCharsets;
 
 /** The module system calls through libc's syscall(2), by number for x86_64 and aarch64. */
 public final class LinuxSyscalls implements ModuleSyscalls {
@@ -18,7 +19,15 @@ public final class LinuxSyscalls implements ModuleSyscalls {
         int close(int fd) throws LastErrorException;
     }
 
-    private record Numbers(long finitModule, long initModule, long deleteModule, long memfdCreate) {}
+    record Numbers(long finitModule, long initModule, long deleteModule, long memfdCreate) {
+        static Numbers of(String arch) {
+            return switch (arch) {
+                case "x86-64" -> new Numbers(313, 175, 176, 319);
+                case "aarch64" -> new Numbers(273, 105, 106, 279);
+                default -> throw new UnsupportedOperationException("module system calls are not known for " + arch);
+            };
+        }
+    }
 
     private static final int MFD_CLOEXEC = 1;
 
@@ -26,17 +35,39 @@ public final class LinuxSyscalls implements ModuleSyscalls {
     private final Numbers nr;
 
     public LinuxSyscalls() {
-        String arch = Platform.ARCH;
-        nr = switch (arch) {
-            case "x86-64" -> new Numbers(313, 175, 176, 319);
-            case "aarch64" -> new Numbers(273, 105, 106, 279);
-            default -> throw new UnsupportedOperationException("module system calls are not known for " + arch);
-        };
-        libc = Native.load("c", LibC.class);
+        this(Native.load("c", LibC.class), Numbers.of(Platform.ARCH));
     }
 
+    /** Over another libc: tests record what reaches syscall(2). */
+    LinuxSyscalls(LibC libc, Numbers nr) {
+        this.libc = libc;
+        this.nr = nr;
+    }
+
+    /**
+     * syscall(2) is variadic: every argument is passed as a full register, so ints go as
+     * NativeLong (a Java int would leave the upper half of the register undefined), and
+     * strings as NUL-terminated bytes in native memory.
+     */
     private long call(long number, Object... args) {
         return libc.syscall(new NativeLong(number), args).longValue();
+    }
+
+    private static NativeLong word(long v) {
+        return new NativeLong(v);
+    }
+
+    /**
+     * A string the loader holds as ISO-8859-1 chars (one char a byte, as read from modprobe.d,
+     * the kernel command line or the arguments), as the bytes it stands for, NUL-terminated:
+     * not re-encoded, so option values reach the kernel byte for byte.
+     */
+    static Memory cString(String latin1) {
+        byte[] b = latin1.getBytes(StandardCharsets.ISO_8859_1);
+        Memory m = new Memory(b.length + 1);
+        m.write(0, b, 0, b.length);
+        m.setByte(b.length, (byte) 0);
+        return m;
     }
 
     @Override
@@ -45,7 +76,7 @@ public final class LinuxSyscalls implements ModuleSyscalls {
         buf.write(0, image, 0, image.length);
         int fd = -1;
         try {
-            fd = (int) call(nr.memfdCreate(), "kmodpack-module", MFD_CLOEXEC);
+            fd = (int) call(nr.memfdCreate(), cString("kmodpack-module"), word(MFD_CLOEXEC));
         } catch (LastErrorException e) {
             if (e.getErrorCode() != Errno.ENOSYS && e.getErrorCode() != Errno.EINVAL) return e.getErrorCode();
         }
@@ -58,7 +89,7 @@ public final class LinuxSyscalls implements ModuleSyscalls {
                     off += n;
                 }
                 try {
-                    call(nr.finitModule(), fd, params, flags);
+                    call(nr.finitModule(), word(fd), cString(params), word(flags));
                     return 0;
                 } catch (LastErrorException e) {
                     if (e.getErrorCode() != Errno.ENOSYS) return e.getErrorCode();
@@ -67,7 +98,7 @@ public final class LinuxSyscalls implements ModuleSyscalls {
             }
             if ((flags & COMPRESSED_FILE) != 0) return Errno.EOPNOTSUPP;
             try {
-                call(nr.initModule(), buf, new NativeLong(image.length), params);
+                call(nr.initModule(), buf, word(image.length), cString(params));
                 return 0;
             } catch (LastErrorException e) {
                 return e.getErrorCode();
@@ -89,7 +120,7 @@ public final class LinuxSyscalls implements ModuleSyscalls {
     @Override
     public int deleteModule(String name, int flags) {
         try {
-            call(nr.deleteModule(), name, flags);
+            call(nr.deleteModule(), cString(name), word(flags));
             return 0;
         } catch (LastErrorException e) {
             return e.getErrorCode();

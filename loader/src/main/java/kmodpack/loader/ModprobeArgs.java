@@ -24,28 +24,82 @@ public final class ModprobeArgs {
         }
     }
 
+    /**
+     * Every option, in the order {@code --help} lists them. Each carries its own help line, so the
+     * usage text, the man page and shell completion all come from this one table. A line break in
+     * a description continues it on the next line of {@code --help}.
+     */
     private enum Opt {
-        ALL("a", "all"), REMOVE("r", "remove"), REMOVE_HOLDERS(null, "remove-holders", "remove-dependencies"),
-        FIRST_TIME(null, "first-time"), IGNORE("i", "ignore-install", "ignore-remove"), BLACKLIST("b", "use-blacklist"),
-        FORCE("f", "force"), FORCE_MODVERSION(null, "force-modversion"), FORCE_VERMAGIC(null, "force-vermagic"),
-        RESOLVE("R", "resolve-alias"), SHOW_DEPENDS("D", "show-depends"), DRY_RUN("n", "dry-run", "show"),
-        CONFIG("C", true, "config"), DIRNAME("d", true, "dirname"), VERSION("S", true, "set-version"),
-        IMAGE(null, true, "image"), QUIET("q", "quiet"), VERBOSE("v", "verbose"), HELP("h", "help"),
-        DEBUG(null, "debug"), HOST_ROOT(null, true, "host-root");
+        DIRNAME(Group.WHERE, "d", "ROOT", "root directory: the image is ROOT/boot/modules-VERSION", "dirname"),
+        VERSION(Group.WHERE, "S", "VERSION", "kernel version instead of uname -r", "set-version"),
+        IMAGE(Group.WHERE, null, "FILE", "the image file (a directory is refused: only verified bytes are loaded)", "image"),
+        CONFIG(Group.WHERE, "C", "PATH", "configuration file or directory instead of the modprobe.d\ndirectories (repeatable)", "config"),
+        ALL(Group.MANAGEMENT, "a", null, "every argument is a module name", "all"),
+        REMOVE(Group.MANAGEMENT, "r", null, "remove modules instead of inserting", "remove"),
+        REMOVE_HOLDERS(Group.MANAGEMENT, null, null, "also remove the modules that hold it (with -r)", "remove-holders", "remove-dependencies"),
+        FIRST_TIME(Group.MANAGEMENT, null, null, "fail if the module is already inserted or removed", "first-time"),
+        IGNORE(Group.MANAGEMENT, "i", null, "ignore install and remove commands", "ignore-install", "ignore-remove"),
+        BLACKLIST(Group.MANAGEMENT, "b", null, "apply the blacklist to module names too", "use-blacklist"),
+        FORCE(Group.MANAGEMENT, "f", null, "ignore module versions and the version magic", "force"),
+        FORCE_MODVERSION(Group.MANAGEMENT, null, null, "ignore module versions", "force-modversion"),
+        FORCE_VERMAGIC(Group.MANAGEMENT, null, null, "ignore the version magic", "force-vermagic"),
+        SHOW_DEPENDS(Group.QUERY, "D", null, "only print what would be loaded, in order", "show-depends"),
+        RESOLVE(Group.QUERY, "R", null, "only look up and print the module names", "resolve-alias"),
+        DRY_RUN(Group.GENERAL, "n", null, "do everything but load or remove", "dry-run", "show"),
+        QUIET(Group.GENERAL, "q", null, "no messages", "quiet"),
+        VERBOSE(Group.GENERAL, "v", null, "more messages (repeatable)", "verbose"),
+        DEBUG(Group.GENERAL, null, null, "show the stack trace of an error", "debug"),
+        HELP(Group.GENERAL, "h", null, "show this help", "help"),
+        /** Tests run modprobe against a fake /sys and /proc under this directory; not for users. */
+        HOST_ROOT(null, null, "DIR", null, "host-root");
 
+        final Group group;
         final String shortName;
         final boolean hasArg;
+        /** The value's name in help, or null for a flag. */
+        final String label;
+        /** Help text, or null for an option help does not show. */
+        final String description;
         final String[] longNames;
 
-        Opt(String shortName, String... longNames) {
-            this(shortName, false, longNames);
-        }
-
-        Opt(String shortName, boolean hasArg, String... longNames) {
+        Opt(Group group, String shortName, String label, String description, String... longNames) {
+            this.group = group;
             this.shortName = shortName;
-            this.hasArg = hasArg;
+            this.hasArg = label != null;
+            this.label = label;
+            this.description = description;
             this.longNames = longNames;
         }
+    }
+
+    private enum Group {
+        WHERE("Where the modules are"), MANAGEMENT("Management"), QUERY("Query"), GENERAL("General");
+
+        final String heading;
+
+        Group(String heading) {
+            this.heading = heading;
+        }
+    }
+
+    /**
+     * One documented option as help shows it: its heading, names (short first), value name (null
+     * for a flag) and description (one paragraph). For the man page and shell completion.
+     */
+    public record OptionHelp(String heading, List<String> names, String label, String description) {
+    }
+
+    /** The options {@code --help} shows, in its order. */
+    public static List<OptionHelp> documentedOptions() {
+        List<OptionHelp> list = new ArrayList<>();
+        for (Opt o : Opt.values()) {
+            if (o.description == null) continue;
+            List<String> names = new ArrayList<>();
+            if (o.shortName != null) names.add("-" + o.shortName);
+            names.add("--" + o.longNames[0]);
+            list.add(new OptionHelp(o.group.heading, List.copyOf(names), o.label, o.description.replace('\n', ' ')));
+        }
+        return List.copyOf(list);
     }
 
     public static ModprobeArgs parse(List<String> argv) throws UsageException {
@@ -148,37 +202,35 @@ public final class ModprobeArgs {
         }
     }
 
-    public static final String USAGE = String.join("\n",
-            "Usage: kmodpack modprobe [options] NAME [PARAM=VALUE...]",
-            "       kmodpack modprobe [options] -a NAME...",
-            "       kmodpack modprobe [options] -r [-a] NAME...",
-            "Load or remove a kernel module and its dependencies, reading modules and indexes",
-            "from a kmodpack image. Resolution, order and messages follow kmod's modprobe.",
-            "",
-            "Where the modules are:",
-            "  -d, --dirname=ROOT        root directory: the image is ROOT/boot/modules-VERSION",
-            "  -S, --set-version=VERSION kernel version instead of uname -r",
-            "      --image=FILE          the image file (or an unpacked lib/modules/VERSION directory)",
-            "  -C, --config=PATH         configuration file or directory instead of the modprobe.d",
-            "                            directories (repeatable)",
-            "Management:",
-            "  -a, --all                 every argument is a module name",
-            "  -r, --remove              remove modules instead of inserting",
-            "      --remove-holders      also remove the modules that hold it (with -r)",
-            "      --first-time          fail if the module is already inserted or removed",
-            "  -i, --ignore-install      ignore install and remove commands",
-            "  -b, --use-blacklist       apply the blacklist to module names too",
-            "  -f, --force               ignore module versions and the version magic",
-            "      --force-modversion    ignore module versions",
-            "      --force-vermagic      ignore the version magic",
-            "Query:",
-            "  -D, --show-depends        only print what would be loaded, in order",
-            "  -R, --resolve-alias       only look up and print the module names",
-            "General:",
-            "  -n, --dry-run             do everything but load or remove",
-            "  -q, --quiet               no messages",
-            "  -v, --verbose             more messages (repeatable)",
-            "      --debug               show the stack trace of an error",
-            "  -h, --help                show this help",
-            "");
+    /** The synopsis lines and the summary that head {@code --help}. */
+    public static final List<String> SYNOPSIS = List.of(
+            "kmodpack modprobe [options] NAME [PARAM=VALUE...]",
+            "kmodpack modprobe [options] -a NAME...",
+            "kmodpack modprobe [options] -r [-a] NAME...");
+    public static final String SUMMARY = "Load or remove a kernel module and its dependencies, reading modules and indexes\n"
+            + "from a kmodpack image. Resolution, order and messages follow kmod's modprobe.";
+
+    public static final String USAGE = usage();
+
+    private static String usage() {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < SYNOPSIS.size(); i++) {
+            b.append(i == 0 ? "Usage: " : "       ").append(SYNOPSIS.get(i)).append('\n');
+        }
+        b.append(SUMMARY).append("\n\n");
+        Group group = null;
+        for (Opt o : Opt.values()) {
+            if (o.description == null) continue;
+            if (o.group != group) {
+                group = o.group;
+                b.append(group.heading).append(":\n");
+            }
+            String names = (o.shortName != null ? "  -" + o.shortName + ", " : "      ") + "--" + o.longNames[0]
+                    + (o.label != null ? "=" + o.label : "");
+            String pad = " ".repeat(28);
+            b.append(names).append(pad, 0, Math.max(1, 28 - names.length()))
+                    .append(o.description.replace("\n", "\n" + pad)).append('\n');
+        }
+        return b.toString();
+    }
 }

@@ -19,7 +19,7 @@ public final class ModprobeRun {
         public String root;
         /** -S: the kernel version; null for the running kernel's. */
         public String version;
-        /** --image: the image file (or an unpacked module directory); null for ROOT/boot/modules-VER. */
+        /** --image: the image file (a directory is refused); null for ROOT/boot/modules-VER. */
         public String image;
         /** -C: configuration files or directories; null for the default directories. */
         public List<String> configPaths;
@@ -72,8 +72,9 @@ public final class ModprobeRun {
         String where;
         try {
             if (Files.isDirectory(imagePath)) {
-                tree = new DirectoryModuleTree(imagePath);
-                where = "directory " + imagePath;
+                // A directory's files carry no checksums: the kernel gets only verified bytes.
+                throw new SetupException(imagePath + " is a directory, not a module image (modules are loaded only from"
+                        + " checksummed images: pack the tree with kmodpack build)", null);
             } else if (Files.exists(imagePath)) {
                 tree = opener.open(imagePath);
                 // Every run looks names up in modules.dep.bin; most also meet an alias or a softdep.

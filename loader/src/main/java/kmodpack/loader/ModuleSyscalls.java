@@ -13,6 +13,7 @@ public interface ModuleSyscalls {
     /**
      * Hands a module to the kernel: finit_module on an in-memory file (memfd) holding
      * {@code image}, or init_module with the buffer where memfd or finit_module are missing.
+     * {@code params} holds bytes as ISO-8859-1 chars (one char a byte); the kernel gets those bytes.
      */
     int loadModule(byte[] image, String params, int flags);
 

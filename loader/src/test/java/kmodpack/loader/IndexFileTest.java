@@ -69,6 +69,25 @@ class IndexFileTest {
     }
 
     @Test
+    void anEmptyTrieFindsNothing() throws Exception {
+        // What depmod writes for a tree without aliases: the header, and the root node at the
+        // end of the file with no flags.
+        byte[] empty = {(byte) 0xb0, 0x07, (byte) 0xf4, 0x57, 0, 2, 0, 1, 0, 0, 0, 12};
+        IndexFile idx = new IndexFile(empty, "modules.alias.bin");
+        assertNull(idx.search("ext4"));
+        assertNull(idx.search(""));
+        assertTrue(idx.searchWild("pci:v00008086d00001502sv00001028sd00000000bc02sc00i00").isEmpty());
+        assertTrue(idx.searchWild("").isEmpty());
+        // A root beyond the end is still damage, and so is a root at the end that claims content.
+        byte[] past = empty.clone();
+        past[11] = 13;
+        assertThrows(IndexFile.IndexCorrupt.class, () -> new IndexFile(past, "x").search("ext4"));
+        byte[] claims = empty.clone();
+        claims[8] = (byte) 0x80;
+        assertThrows(IndexFile.IndexCorrupt.class, () -> new IndexFile(claims, "x").search("ext4"));
+    }
+
+    @Test
     void damagedIndexesAreRejected() throws Exception {
         assertThrows(IOException.class, () -> new IndexFile(new byte[4], "x"));
         byte[] badMagic = {0, 0, 0, 1, 0, 2, 0, 1, 0, 0, 0, 12};
@@ -77,5 +96,17 @@ class IndexFileTest {
         byte[] badRoot = {(byte) 0xb0, 0x07, (byte) 0xf4, 0x57, 0, 2, 0, 1, (byte) 0x80, 0, 0x10, 0};
         IndexFile idx = new IndexFile(badRoot, "x");
         assertThrows(IndexFile.IndexCorrupt.class, () -> idx.search("ext4"));
+    }
+
+    @Test
+    void aCyclicTrieIsReportedAsDamagedNotAStackOverflow() throws Exception {
+        // Root at 12: children '*'..'*', whose one child offset points back at the root itself.
+        int root = 0x20000000 | 12;
+        byte[] cyclic = {(byte) 0xb0, 0x07, (byte) 0xf4, 0x57, 0, 2, 0, 1, 0x20, 0, 0, 12,
+            '*', '*', 0x20, 0, 0, 12};
+        assertEquals(root, java.nio.ByteBuffer.wrap(cyclic, 8, 4).getInt());
+        IndexFile idx = new IndexFile(cyclic, "modules.alias.bin");
+        IndexFile.IndexCorrupt e = assertThrows(IndexFile.IndexCorrupt.class, () -> idx.searchWild("pci:v1"));
+        assertTrue(e.getMessage().contains("modules.alias.bin: damaged index"), e.getMessage());
     }
 }

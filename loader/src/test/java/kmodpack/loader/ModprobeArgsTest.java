@@ -29,4 +29,18 @@ class ModprobeArgsTest {
         assertThrows(ModprobeArgs.UsageException.class, () -> ModprobeArgs.parse(List.of("--force-")));
         assertThrows(ModprobeArgs.UsageException.class, () -> ModprobeArgs.parse(List.of("--all=1")));
     }
+
+    @Test
+    void everyDocumentedOptionParsesAndAppearsInUsage() throws Exception {
+        List<ModprobeArgs.OptionHelp> documented = ModprobeArgs.documentedOptions();
+        assertTrue(documented.size() >= 20);
+        for (ModprobeArgs.OptionHelp o : documented) {
+            for (String name : o.names()) {
+                List<String> argv = o.label() == null ? List.of(name) : List.of(name, "x");
+                ModprobeArgs.parse(argv);
+                assertTrue(ModprobeArgs.USAGE.contains(name + (o.label() == null || name.length() == 2 ? "" : "=" + o.label())), name);
+            }
+        }
+        assertTrue(documented.stream().noneMatch(o -> o.names().contains("--host-root")));
+    }
 }

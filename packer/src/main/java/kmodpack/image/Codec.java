@@ -21,11 +21,19 @@ import org.tukaani.xz.LZMA2Options;
  */
 public enum Codec {
     /** Stored as is. */
-    NONE(0, 0, 0, 0),
-    /** LZ4 block format; level 0 is the fast compressor, 1..17 LZ4 HC. Decodes at memory speed. */
-    LZ4(1, 12, 0, 17),
-    /** Raw LZMA2 (the payload of an .xz block, without the container); level = xz preset 0..9. */
-    XZ(2, 6, 0, 9);
+    NONE(0, 0, 0, 0, 1),
+    /**
+     * LZ4 block format; level 0 is the fast compressor, 1..17 LZ4 HC. Decodes at memory speed.
+     * No sequence decodes to more than 255 times its length (a match grows 255 bytes per
+     * length byte): 64 MiB of zeros packs 254.8:1.
+     */
+    LZ4(1, 12, 0, 17, 256),
+    /**
+     * Raw LZMA2 (the payload of an .xz block, without the container); level = xz preset 0..9.
+     * LZMA's best case is about 7000:1 (a 273-byte repeat match costs at least ~0.3 bits);
+     * 64 MiB of zeros packs 6821:1 with xz -9e, nice=273.
+     */
+    XZ(2, 6, 0, 9, 16384);
 
     /** The byte that names the codec in the image header. */
     public final int id;
@@ -33,11 +41,23 @@ public enum Codec {
     public final int minLevel;
     public final int maxLevel;
 
-    Codec(int id, int defaultLevel, int minLevel, int maxLevel) {
+    /**
+     * A bound on decoded length / stored length that no valid stream exceeds, with a margin: a
+     * reader refuses a length claim above it before allocating anything for it.
+     */
+    private final long maxRatio;
+
+    Codec(int id, int defaultLevel, int minLevel, int maxLevel, long maxRatio) {
         this.id = id;
         this.defaultLevel = defaultLevel;
         this.minLevel = minLevel;
         this.maxLevel = maxLevel;
+        this.maxRatio = maxRatio;
+    }
+
+    /** The most bytes {@code storedLength} bytes of this codec can decode to (see maxRatio). */
+    long maxRawLength(long storedLength) {
+        return storedLength > Long.MAX_VALUE / maxRatio ? Long.MAX_VALUE : storedLength * maxRatio;
     }
 
     public static Codec byId(int id) throws ImageException {
@@ -173,7 +193,7 @@ public enum Codec {
                 int n;
                 try {
                     n = d.decompress(src, 0, srcLen, dst, 0, rawLen);
-                } catch (LZ4Exception e) {
+                } catch (LZ4Exception | IndexOutOfBoundsException e) {
                     throw new ImageException("lz4 data is damaged", e);
                 }
                 if (n != rawLen) {

@@ -169,6 +169,9 @@ public final class ImageWriter {
         if (!root.isDirectory()) {
             throw new IllegalArgumentException("the root must be a directory");
         }
+        if (!ImageFormat.validKernelVersion(kernelVersion)) {
+            throw new IllegalArgumentException("'" + kernelVersion + "' is not a kernel version (1-255 bytes, no '/', not . or ..)");
+        }
         // Breadth-first order gives each directory a consecutive run of children (FORMAT.md).
         List<Node> order = new ArrayList<>();
         order.add(root);

@@ -73,7 +73,7 @@ public final class ModuleImage implements Closeable {
         int entryCount = index.getInt(0);
         int blockCount = index.getInt(4);
         int stringLength = index.getInt(8);
-        long expectedBlocks = (dataLength + blockSize - 1) / blockSize;
+        long expectedBlocks = dataLength / blockSize + (dataLength % blockSize != 0 ? 1 : 0);
         if (entryCount < 1 || blockCount < 0 || stringLength < 0 || blockCount != expectedBlocks) {
             throw damagedIndex("bad counts");
         }
@@ -88,7 +88,13 @@ public final class ModuleImage implements Closeable {
         strings = new byte[stringLength];
         index.get(stringsAt, strings);
 
-        kernelVersion = string(index.getInt(12), index.getInt(16), "kernel version");
+        int versionOffset = index.getInt(12);
+        int versionLength = index.getInt(16);
+        // The version becomes a directory name (mount's /lib/modules/VERSION): one safe component.
+        if (!ImageFormat.validName(strings, versionOffset, versionLength)) {
+            throw damagedIndex("the kernel version is not a valid name");
+        }
+        kernelVersion = string(versionOffset, versionLength, "kernel version");
 
         blockOffset = new long[blockCount];
         blockStoredLength = new int[blockCount];
@@ -103,9 +109,13 @@ public final class ModuleImage implements Closeable {
             blockStoredCrc[b] = index.getInt(r + 16);
             blockRawCrc[b] = index.getInt(r + 20);
             long len = Integer.toUnsignedLong(blockStoredLength[b]);
-            if (blockOffset[b] < ImageFormat.HEADER_SIZE || blockOffset[b] + len > indexOffset
+            // Compared by subtraction: an offset near 2^63 must not wrap round and pass.
+            boolean raw = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0;
+            long rawLength = Math.min(blockSize, dataLength - (long) b * blockSize);
+            if (blockOffset[b] < ImageFormat.HEADER_SIZE || len > indexOffset - blockOffset[b]
                     || (blockFlags[b] & ~ImageFormat.BLOCK_FLAG_RAW) != 0
-                    || len > blockSize + (long) (blockSize >> 4) + 4096) {
+                    || len > blockSize + (long) (blockSize >> 4) + 4096
+                    || rawLength > (raw ? Codec.NONE : codec).maxRawLength(len)) {
                 throw damagedIndex("block " + b + " has a bad record");
             }
         }
@@ -148,9 +158,12 @@ public final class ModuleImage implements Closeable {
         }
         try {
             return open(file, ch);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | Error e) {
             ch.close();
             throw e;
+        } catch (RuntimeException e) {
+            ch.close();
+            throw new ImageException(file + ": damaged image (" + e + ")", e);
         }
     }
 
@@ -191,9 +204,15 @@ public final class ModuleImage implements Closeable {
                 || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16 || indexRaw > Integer.MAX_VALUE - 16) {
             throw new ImageException(file + ": damaged image header");
         }
-        if (indexOffset + indexStored != fileLength) {
+        // Every length is bounded before anything is allocated for it: the stored index by the
+        // file's length, its decoded length by what the codec can expand that to.
+        if (indexOffset > fileLength || indexStored != fileLength - indexOffset) {
             throw new ImageException(file + ": image is truncated or has trailing data (" + fileLength
-                    + " bytes, header says " + (indexOffset + indexStored) + ")");
+                    + " bytes, header says " + (indexOffset > Long.MAX_VALUE - indexStored ? "more than 2^63" : indexOffset + indexStored) + ")");
+        }
+        if (indexRaw > indexCodec.maxRawLength(indexStored)) {
+            throw new ImageException(file + ": damaged image header (an index of " + indexStored
+                    + " bytes cannot decode to " + indexRaw + ")");
         }
         byte[] stored = new byte[(int) indexStored];
         readFully(ch, ByteBuffer.wrap(stored), indexOffset);
@@ -218,8 +237,10 @@ public final class ModuleImage implements Closeable {
             return new ModuleImage(file, ch, codec, blockSize, dataLength, indexOffset, index);
         } catch (ImageException e) {
             throw new ImageException(file + ": " + e.getMessage());
-        } catch (IndexOutOfBoundsException e) {
-            throw new ImageException(file + ": damaged image index (a reference points outside it)");
+        } catch (RuntimeException e) {
+            // The checks above should leave nothing to fail here; if one was missed, the caller
+            // still gets the reader's own exception, never an unchecked one from deep inside.
+            throw new ImageException(file + ": damaged image index (" + e + ")", e);
         }
     }
 
@@ -228,19 +249,11 @@ public final class ModuleImage implements Closeable {
     }
 
     private boolean validName(int offset, int length) {
-        if (length < 1 || length > ImageFormat.MAX_NAME || offset < 0 || offset + length > strings.length || offset + length < 0) {
-            return false;
-        }
-        for (int i = offset; i < offset + length; i++) {
-            if (strings[i] == '/' || strings[i] == 0) {
-                return false;
-            }
-        }
-        return !(length == 1 && strings[offset] == '.') && !(length == 2 && strings[offset] == '.' && strings[offset + 1] == '.');
+        return ImageFormat.validName(strings, offset, length);
     }
 
     private String string(long offset, long length, String what) throws ImageException {
-        if (offset < 0 || length < 0 || offset + length > strings.length) {
+        if (offset < 0 || length < 0 || offset > strings.length || length > strings.length - offset) {
             throw damagedIndex(what + " lies outside the string table");
         }
         return new String(strings, (int) offset, (int) length, StandardCharsets.UTF_8);
@@ -252,9 +265,13 @@ public final class ModuleImage implements Closeable {
         boolean[] claimed = new boolean[n];
         claimed[0] = true;
         for (ImageEntry e : entries) {
+            if ((e.mode() & ~(ImageFormat.S_IFMT | 07777)) != 0) {
+                throw damagedIndex("entry " + e.index + " has mode bits outside type and permissions");
+            }
             int type = e.mode() & ImageFormat.S_IFMT;
             if (type == ImageFormat.S_IFDIR) {
-                if (e.size() != 0 || e.childCount < 0 || (e.childCount > 0 && (e.location <= e.index || e.location + e.childCount > n))) {
+                if (e.size() != 0 || e.childCount < 0
+                        || (e.childCount > 0 && (e.location <= e.index || e.location > n || e.childCount > n - e.location))) {
                     throw damagedIndex("directory entry " + e.index + " has bad children");
                 }
                 for (int c = 0; c < e.childCount; c++) {
@@ -270,11 +287,12 @@ public final class ModuleImage implements Closeable {
             } else if (e.childCount != 0 || e.index == 0) {
                 throw damagedIndex("entry " + e.index + " has children but is not a directory");
             } else if (type == ImageFormat.S_IFREG) {
-                if (e.size() < 0 || e.location < 0 || e.location + e.size() > dataLength || e.location + e.size() < 0) {
+                if (e.size() < 0 || e.location < 0 || e.location > dataLength || e.size() > dataLength - e.location) {
                     throw damagedIndex("file entry " + e.index + " lies outside the data");
                 }
             } else if (type == ImageFormat.S_IFLNK) {
-                if (e.size() < 1 || e.size() > ImageFormat.MAX_LINK_TARGET || e.location < 0 || e.location + e.size() > strings.length) {
+                if (e.size() < 1 || e.size() > ImageFormat.MAX_LINK_TARGET || e.location < 0 || e.location > strings.length
+                        || e.size() > strings.length - e.location) {
                     throw damagedIndex("link entry " + e.index + " has a bad target");
                 }
                 for (long i = e.location; i < e.location + e.size(); i++) {
@@ -442,6 +460,11 @@ public final class ModuleImage implements Closeable {
         return new String(strings, (int) link.location, (int) link.size(), StandardCharsets.UTF_8);
     }
 
+    /** The raw bytes of an entry's name, as stored (empty for the root). */
+    public byte[] nameBytes(ImageEntry e) {
+        return Arrays.copyOfRange(strings, nameOffsets[e.index], nameOffsets[e.index] + nameLengths[e.index]);
+    }
+
     /** The raw bytes of a link target, as stored. */
     public byte[] readlinkBytes(ImageEntry link) throws ImageException {
         if (!link.isSymlink()) {
@@ -564,10 +587,10 @@ public final class ModuleImage implements Closeable {
         if (cause instanceof IOException io) {
             throw io;
         }
-        if (cause instanceof RuntimeException re) {
-            throw re;
+        if (cause instanceof Error err) {
+            throw err;
         }
-        throw new IOException(cause);
+        return new ImageException(path(file) + ": " + cause, cause);
     }
 
     private byte[] cachedOrPrefix(int b, int need) throws IOException {
@@ -658,7 +681,10 @@ public final class ModuleImage implements Closeable {
                 if (e.getCause() instanceof IOException io) {
                     throw io;
                 }
-                throw e;
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw new ImageException("block " + b + ": " + e.getCause(), e.getCause());
             }
         }
         byte[] raw;
@@ -742,8 +768,8 @@ public final class ModuleImage implements Closeable {
             } else {
                 c.decompressPrefix(buf, stored, raw, need, rawLength, blockSize);
             }
-        } catch (ImageException e) {
-            throw new ImageException("damaged block " + b + " (" + e.getMessage() + ")");
+        } catch (ImageException | RuntimeException e) {
+            throw new ImageException("damaged block " + b + " (" + e.getMessage() + ")", e);
         }
         if (whole && crc(raw, 0, rawLength) != blockRawCrc[b]) {
             throw new ImageException("damaged block " + b + " (checksum mismatch after decoding)");

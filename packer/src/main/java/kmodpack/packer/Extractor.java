@@ -41,6 +41,9 @@ public final class Extractor {
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new ImageException(target + " exists and is not a directory");
         }
+        // An existing target keeps its own mode, owner and mtime (it may be /tmp, 1777): the
+        // image's root metadata goes only onto a directory this extraction creates.
+        boolean createdTarget = !Files.exists(target, LinkOption.NOFOLLOW_LINKS);
         Files.createDirectories(target);
         BitSet chosen = select(image, paths);
         List<ImageEntry> all = image.entries();
@@ -92,7 +95,7 @@ public final class Extractor {
         // read-only directory must stay writable until its children are in.
         for (int k = dirs.size() - 1; k >= 0; k--) {
             ImageEntry e = dirs.get(k);
-            if (e.isRoot() && !paths.isEmpty()) {
+            if (e.isRoot() && (!paths.isEmpty() || !createdTarget)) {
                 continue;
             }
             finish(where[(int) e.inode() - 1], e);
@@ -138,14 +141,17 @@ public final class Extractor {
         }
     }
 
-    /** Mode, owner (when running as root) and mtime, without following links. */
+    /**
+     * Owner (when running as root), mode and mtime, without following links. The owner comes
+     * first: chown(2) clears the setuid and setgid bits, so a mode set before it would lose them.
+     */
     private static void finish(Path p, ImageEntry e) throws IOException {
-        if (!e.isSymlink()) {
-            Files.setAttribute(p, "unix:mode", e.permissions(), LinkOption.NOFOLLOW_LINKS);
-        }
         if (RUNNING_AS_ROOT) {
             Files.setAttribute(p, "unix:uid", e.uid(), LinkOption.NOFOLLOW_LINKS);
             Files.setAttribute(p, "unix:gid", e.gid(), LinkOption.NOFOLLOW_LINKS);
+        }
+        if (!e.isSymlink()) {
+            Files.setAttribute(p, "unix:mode", e.permissions(), LinkOption.NOFOLLOW_LINKS);
         }
         FileTimes.setMtime(p, e.mtimeSeconds(), e.mtimeNanos());
     }

@@ -30,10 +30,29 @@ public final class ImageBuilder {
         if (!Files.isDirectory(versionDir)) {
             throw new ImageException("no module tree at " + versionDir + " (missing directory)");
         }
+        return build(TreeScanner.scan(versionDir), kernelVersion, output, options, progress);
+    }
+
+    /**
+     * Builds an image from the tree at {@code versionDir} with depmod's files computed by
+     * kmodpack's depmod instead of taken from the tree.
+     */
+    public static ImageWriter.Summary buildWithDepmod(Path versionDir, String kernelVersion, Path output,
+                                                      ImageWriter.Options options, ImageWriter.Progress progress,
+                                                      java.util.function.Consumer<String> warnings) throws IOException {
+        if (!Files.isDirectory(versionDir)) {
+            throw new ImageException("no module tree at " + versionDir + " (missing directory)");
+        }
+        java.util.Map<String, byte[]> files = kmodpack.depmod.TreeDepmod.compute(versionDir, warnings);
+        return build(TreeScanner.scan(versionDir, files), kernelVersion, output, options, progress);
+    }
+
+    /** Builds an image of the tree under {@code root} (the version directory), from whatever source. */
+    public static ImageWriter.Summary build(ImageWriter.Node root, String kernelVersion, Path output,
+                                            ImageWriter.Options options, ImageWriter.Progress progress) throws IOException {
         if (Files.isDirectory(output)) {
             throw new ImageException(output + " is a directory");
         }
-        ImageWriter.Node root = TreeScanner.scan(versionDir);
         Path dir = output.toAbsolutePath().getParent();
         if (!Files.isDirectory(dir)) {
             throw new ImageException("cannot write " + output + ": " + dir + " is not a directory");

@@ -28,11 +28,41 @@ public final class TreeScanner {
     }
 
     public static Node scan(Path root) throws IOException {
+        return scan(root, Map.of());
+    }
+
+    /**
+     * Scans the tree, with the files of {@code replaced} (names in the top directory) holding the
+     * given bytes instead of the tree's: added when missing, keeping the tree's mode, owner and
+     * mtime otherwise. For depmod's files computed afresh.
+     */
+    public static Node scan(Path root, Map<String, byte[]> replaced) throws IOException {
         Map<String, Object> a = Files.readAttributes(root, "unix:mode,uid,gid,lastModifiedTime");
         Instant t = ((FileTime) a.get("lastModifiedTime")).toInstant();
         Node node = Node.directory("", (Integer) a.get("mode"), (Integer) a.get("uid"), (Integer) a.get("gid"),
                 t.getEpochSecond(), t.getNano());
-        scanChildren(root, node);
+        java.util.Set<String> pending = new java.util.HashSet<>(replaced.keySet());
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                byte[] b = replaced.get(name);
+                if (b != null && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    Map<String, Object> f = Files.readAttributes(p, "unix:mode,uid,gid,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+                    Instant ft = ((FileTime) f.get("lastModifiedTime")).toInstant();
+                    node.add(Node.file(name, (Integer) f.get("mode"), (Integer) f.get("uid"), (Integer) f.get("gid"),
+                            ft.getEpochSecond(), ft.getNano(), b.length, () -> new java.io.ByteArrayInputStream(b)));
+                    pending.remove(name);
+                } else if (b == null) {
+                    node.add(scanEntry(p));
+                } else {
+                    throw new UnsupportedEntryException(p + ": not a regular file, cannot hold depmod's output");
+                }
+            }
+        }
+        for (String name : pending) {
+            byte[] b = replaced.get(name);
+            node.add(Node.file(name, 0644, 0, 0, t.getEpochSecond(), t.getNano(), b.length, () -> new java.io.ByteArrayInputStream(b)));
+        }
         return node;
     }
 

@@ -130,4 +130,90 @@ class HostileImageTest {
         }
         assertEquals("keep me", Files.readString(target));
     }
+
+    @Test
+    void namesWithNulAreRefused() throws IOException {
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("a_escaped"), "x");
+        assertRefused(patch(plainImage(src), "a_escaped", "a\0escaped"));
+    }
+
+    @Test
+    void absoluteNamesAreRefused() throws IOException {
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("xtmpxescaped"), "x");
+        assertRefused(patch(plainImage(src), "xtmpxescaped", "/tmp/escaped"));
+    }
+
+    @Test
+    void aLinkAndAFileOfTheSameNameAreRefused() throws IOException {
+        // The link comes first in byte order, the file "a" would be written through it.
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src);
+        Files.createSymbolicLink(src.resolve("a"), tmp.resolve("escaped"));
+        Files.writeString(src.resolve("b"), "x");
+        assertRefused(patch(plainImage(src), "b", "a"));
+    }
+
+    /** A directory whose children start at itself or at an entry before it: a cycle of parents. */
+    @Test
+    void cyclicParentsAreRefused() throws IOException {
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src.resolve("d/e"));
+        Files.writeString(src.resolve("d/e/escaped"), "x");
+        CraftedImage pristine = CraftedImage.of(src, tmp);
+        int d = pristine.entryNamed("d"), e = pristine.entryNamed("e");
+        // d's children start at d itself.
+        CraftedImage self = pristine.copy();
+        self.buf.putLong(self.entry(d) + 48, d);
+        assertRefused(Files.readAllBytes(self.write(tmp.resolve("self"))));
+        // e names the root's first child as its children: d would sit below its own child.
+        CraftedImage loop = pristine.copy();
+        loop.buf.putLong(loop.entry(e) + 48, d);
+        assertRefused(Files.readAllBytes(loop.write(tmp.resolve("loop"))));
+        // An entry that names itself as its parent.
+        CraftedImage parent = pristine.copy();
+        parent.buf.putInt(parent.entry(e), e);
+        assertRefused(Files.readAllBytes(parent.write(tmp.resolve("parent"))));
+    }
+
+    /**
+     * Two files whose extents overlap (one pointing into the other's bytes) are within the data:
+     * the reader accepts them, and each is extracted inside the target with the bytes it names.
+     */
+    @Test
+    void overlappingExtentsStayInsideTheTarget() throws IOException {
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("a"), "0123456789".repeat(100));
+        Files.writeString(src.resolve("b"), "abcdefghij");
+        CraftedImage img = CraftedImage.of(src, tmp);
+        int a = img.entryNamed("a"), b = img.entryNamed("b");
+        long aAt = img.buf.getLong(img.entry(a) + 48);
+        img.buf.putLong(img.entry(b) + 48, aAt + 5);
+        Path p = img.write(tmp.resolve("overlap"));
+        Path out = tmp.resolve("out");
+        try (ModuleImage m = ModuleImage.open(p)) {
+            Extractor.extract(m, out, List.of(), null);
+        }
+        assertEquals("5678901234", Files.readString(out.resolve("b")));
+        assertEquals("0123456789".repeat(100), Files.readString(out.resolve("a")));
+        assertEquals(List.of("", "a", "b"), TreeAssert.relativePaths(out));
+        assertFalse(Files.exists(tmp.resolve("escaped")));
+    }
+
+    /** Sizes far beyond the data: refused on open, nothing allocated or written. */
+    @Test
+    void hugeSizesAreRefused() throws IOException {
+        Path src = tmp.resolve("src");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("a"), "x");
+        for (long size : new long[] {1L << 40, Long.MAX_VALUE, Long.MAX_VALUE - 4, -1}) {
+            CraftedImage img = CraftedImage.of(src, tmp);
+            img.buf.putLong(img.entry(img.entryNamed("a")) + 40, size);
+            assertRefused(Files.readAllBytes(img.write(tmp.resolve("huge"))));
+        }
+    }
 }

@@ -1,0 +1,70 @@
+package kmodpack.depmod;
+
+import io.airlift.compress.zstd.ZstdInputStream;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.zip.GZIPInputStream;
+import org.tukaani.xz.XZInputStream;
+
+/** Module file names and contents as libkmod sees them: extensions, names, compression. */
+public final class ModuleFiles {
+    private ModuleFiles() {
+    }
+
+    /**
+     * Extensions of module files. Debian 12's kmod 30 is built without zlib and so skips
+     * {@code .ko.gz} files; kmod built with zlib, and this depmod, count them.
+     */
+    private static final String[] EXTENSIONS = {".ko", ".ko.gz", ".ko.xz", ".ko.zst"};
+
+    /** Whether a file name (last path component) is a module's (path_ends_with_kmod_ext). */
+    public static boolean isModule(String fileName) {
+        for (String ext : EXTENSIONS) {
+            if (fileName.length() > ext.length() && fileName.endsWith(ext)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The module name of a path: its last component up to the first '.', '-' read as '_'. */
+    public static String moduleName(String path) {
+        String base = path.substring(path.lastIndexOf('/') + 1);
+        StringBuilder sb = new StringBuilder(base.length());
+        for (int i = 0; i < base.length(); i++) {
+            char c = base.charAt(i);
+            if (c == '.') {
+                break;
+            }
+            sb.append(c == '-' ? '_' : c);
+        }
+        return sb.toString();
+    }
+
+    /** The ELF bytes of a module file, decompressed when its magic says xz, zstd or gzip (as libkmod decides). */
+    public static byte[] elf(byte[] file) throws IOException {
+        InputStream raw = new ByteArrayInputStream(file);
+        String kind;
+        InputStream in;
+        if (file.length >= 4 && (file[0] & 0xff) == 0x28 && (file[1] & 0xff) == 0xb5 && (file[2] & 0xff) == 0x2f
+                && (file[3] & 0xff) == 0xfd) {
+            kind = "zstd";
+            in = new ZstdInputStream(raw);
+        } else if (file.length >= 6 && (file[0] & 0xff) == 0xfd && file[1] == '7' && file[2] == 'z' && file[3] == 'X'
+                && file[4] == 'Z' && file[5] == 0) {
+            kind = "xz";
+            in = new XZInputStream(raw);
+        } else if (file.length >= 2 && (file[0] & 0xff) == 0x1f && (file[1] & 0xff) == 0x8b) {
+            kind = "gzip";
+            in = new GZIPInputStream(raw, 65536);
+        } else {
+            return file;
+        }
+        try (in) {
+            return in.readAllBytes();
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(kind + " data is damaged: " + e.getMessage(), e);
+        }
+    }
+}
