@@ -41,6 +41,34 @@ check_loaded() {
 }
 count_modules() { wc -l < /proc/modules; }
 
+# 0. A disk that needs modules (arm64 on qemu's `virt`; DISK_SHA is set only there): the virtio
+#    disk does not exist until kmodpack loads its drivers from the image; then the ext4 file
+#    system on it mounts with ext4's closure from the image, and a file on it reads back.
+if [ -n "$DISK_SHA" ]; then
+    if [ ! -e /sys/block/vda ] && ! loaded virtio_pci && ! loaded virtio_blk; then
+        pass virtio-absent "no /sys/block/vda, virtio_pci and virtio_blk not loaded"
+    else
+        fail virtio-absent "the disk or its drivers exist before kmodpack loaded anything"
+    fi
+    kp modprobe -a virtio_pci virtio_blk
+    n=0
+    while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    if [ $rc -eq 0 ] && live virtio_pci && live virtio_blk && [ -b /dev/vda ]; then
+        pass virtio-disk "kmodpack modprobe -a virtio_pci virtio_blk: /dev/vda after ${secs}s"
+    else
+        fail virtio-disk "kmodpack modprobe -a virtio_pci virtio_blk: exit $rc, /dev/vda $([ -b /dev/vda ] && echo present || echo absent)"
+    fi
+    kp modprobe ext4
+    mkdir -p /mnt
+    if [ $rc -eq 0 ] && mount -t ext4 -o ro /dev/vda /mnt 2>/tmp/err \
+        && [ "$(sha256sum /mnt/hello.txt 2>/dev/null | cut -d' ' -f1)" = "$DISK_SHA" ]; then
+        pass ext4-disk "ext4 from the image (${secs}s), /dev/vda mounted, hello.txt read back: $(cat /mnt/hello.txt)"
+    else
+        fail ext4-disk "kmodpack modprobe ext4: exit $rc; mount or read of /dev/vda failed"
+    fi
+    umount /mnt 2>/dev/null
+fi
+
 # 1. Closures with soft dependencies, and a module reached only through a device alias (e1000's
 #    PCI ids, matched by a wildcard pattern of modules.alias), in one run. On qemu's default CPU
 #    crc32c-intel refuses to load (no SSE4.2): the crypto-crc32c softdep falls to crc32c_generic.

@@ -121,8 +121,8 @@ class PackerCliTest {
         Files.writeString(file, "x");
         assertOneLineError(Kmodpack.run("extract", image.toString(), file.toString()), "not a directory");
 
-        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--codec", "zip", VER), "unknown codec");
-        assertOneLineError(Kmodpack.run("build", "-b", base.toString(), "--block-size", "3000", VER), "power of two");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), "--codec", "zip", VER), "unknown codec");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), "--block-size", "3000", VER), "power of two");
 
         Kmodpack.Result debug = Kmodpack.run("--debug", "ls", notImage.toString());
         assertNotEquals(0, debug.exit());
@@ -222,6 +222,45 @@ class PackerCliTest {
         assertEquals(1, r.exit());
         Kmodpack.Result d = Kmodpack.runJvm(List.of("-Xmx16m", "-Dkmodpack.javaLzma=true"), "--debug", "cat", img.toString(), "modules.dep");
         assertTrue(d.err().contains("OutOfMemoryError"), d.toString());
+    }
+
+    @Test
+    void usageErrorsExit2AndOperationalErrorsExit1() throws Exception {
+        assertUsageError(Kmodpack.run("ls", "--bogus", image.toString()), "Unknown option: '--bogus'");
+        assertUsageError(Kmodpack.run("ls"), "Missing required parameter");
+        assertUsageError(Kmodpack.run(), "a command is needed");
+        assertUsageError(Kmodpack.run("frobnicate"), "frobnicate");
+        assertUsageError(Kmodpack.run("build", "--codec", "zstd", VER), "unknown codec 'zstd' (choose xz, lz4 or none)");
+        assertUsageError(Kmodpack.run("build", "--block-size", "1Q", VER), "'1Q' is not a size");
+        assertUsageError(Kmodpack.run("build", "--block-size", "99999999999999999G", VER), "is not a size");
+        assertUsageError(Kmodpack.run("build", "--level", "42", VER), "xz level must be from 0 to 9");
+        assertUsageError(Kmodpack.run("build", "--best", "--codec", "lz4", VER), "--best goes with --codec xz");
+        assertUsageError(Kmodpack.run("build", "-b", base.toString(), ".."), "is not a kernel version");
+        assertFalse(Files.exists(base.resolve("boot/modules-..")));
+        Kmodpack.Result missing = Kmodpack.run("info", tmp.resolve("absent").toString());
+        assertOneLineError(missing, "no such file");
+        assertEquals(1, missing.exit(), missing.toString());
+        // --codec offers its values to shell completion (and to --help).
+        Kmodpack.Result help = Kmodpack.run("build", "--help");
+        assertTrue(help.out().contains("One of none, lz4, xz"), help.out());
+    }
+
+    @Test
+    void versionComesFromTheJarManifest() throws Exception {
+        Kmodpack.Result v = Kmodpack.run("--version");
+        assertEquals(0, v.exit(), v.toString());
+        String expected = System.getProperty("kmodpack.version");
+        assertTrue(expected != null && !expected.isEmpty(), "the build passes its version");
+        assertEquals("kmodpack " + expected + ", image format 1.0\n", v.out());
+    }
+
+    /** A usage error: one line naming the help to read, exit 2 as picocli's own. */
+    static void assertUsageError(Kmodpack.Result r, String expected) {
+        assertEquals(2, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line: " + r);
+        assertTrue(r.err().startsWith("kmodpack: "), r.toString());
+        assertTrue(r.err().contains(expected), "expected '" + expected + "' in: " + r);
+        assertTrue(r.err().contains("--help')"), r.toString());
     }
 
     static void assertOneLineError(Kmodpack.Result r, String expected) {

@@ -9,6 +9,7 @@ import kmodpack.image.Codec;
 import kmodpack.image.ImageWriter;
 import kmodpack.packer.DebBuilder;
 import kmodpack.packer.ImageBuilder;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
@@ -37,14 +38,16 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "IMAGE", description = "Image to write (default: BASEDIR/boot/modules-VERSION).")
     Path output;
 
-    @Option(names = "--codec", paramLabel = "CODEC", description = "xz (small, default), lz4 (fast to read) or none.")
-    String codec = ImageBuilder.DEFAULT_CODEC.displayName();
+    @Option(names = "--codec", paramLabel = "CODEC", converter = CodecConverter.class, completionCandidates = CodecNames.class,
+            description = "One of ${COMPLETION-CANDIDATES}: xz (small, the default), lz4 (fast to read), none.")
+    Codec codec = ImageBuilder.DEFAULT_CODEC;
 
     @Option(names = "--level", paramLabel = "N", description = "Compression level: xz 0-9 (default 6), lz4 0-17 (default 12).")
     Integer level;
 
-    @Option(names = "--block-size", paramLabel = "SIZE", description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
-    String blockSize;
+    @Option(names = "--block-size", paramLabel = "SIZE", converter = Units.SizeConverter.class,
+            description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
+    Long blockSize;
 
     @Option(names = "--best", description = "Smallest image, slower to pack and to read one module: xz level 9 with 4M blocks (unless --level or --block-size say otherwise).")
     boolean best;
@@ -55,28 +58,60 @@ final class BuildCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** xz, lz4 or none, as users write them. */
+    static final class CodecConverter implements CommandLine.ITypeConverter<Codec> {
+        @Override
+        public Codec convert(String value) {
+            try {
+                return Codec.byName(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** What shell completion offers for --codec. */
+    static final class CodecNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return java.util.Arrays.stream(Codec.values()).map(Codec::displayName).iterator();
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        Codec c = Codec.byName(codec);
-        if (best && c != Codec.XZ) {
-            throw new IllegalArgumentException("--best goes with --codec xz");
+        Codec c = codec;
+        long bs = blockSize != null ? blockSize : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
+        ImageWriter.Options options;
+        // Option values that do not go together are usage errors (exit 2), like picocli's own.
+        try {
+            if (best && c != Codec.XZ) {
+                throw new IllegalArgumentException("--best goes with --codec xz");
+            }
+            if (level == null && best) {
+                level = c.maxLevel;
+            }
+            if (bs > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("block size " + bs + " is too large");
+            }
+            options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads);
+            if (deb != null && version != null) {
+                throw new IllegalArgumentException("--deb takes the version from the package: give no VERSION");
+            }
+            if (deb == null && version == null) {
+                throw new IllegalArgumentException("a VERSION (or --deb PACKAGE) is needed");
+            }
+            if (version != null && !kmodpack.image.ImageFormat.validKernelVersion(version)) {
+                throw new IllegalArgumentException("'" + version + "' is not a kernel version (one directory name under lib/modules)");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        if (level == null && best) {
-            level = c.maxLevel;
-        }
-        long bs = blockSize != null ? Units.parseSize(blockSize) : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
-        if (bs > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("block size " + blockSize + " is too large");
-        }
-        ImageWriter.Options options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads);
         Consumer<String> warnings = w -> System.err.println("kmodpack: warning: " + w);
         Path out;
         ImageWriter.Summary s;
         long start = System.nanoTime();
         if (deb != null) {
-            if (version != null) {
-                throw new ParameterException(spec.commandLine(), "--deb takes the version from the package: give no VERSION");
-            }
             ProgressBar bar = new ProgressBar("packing " + deb.getFileName());
             DebBuilder.Result r;
             try {
@@ -90,12 +125,6 @@ final class BuildCommand implements Callable<Integer> {
                 System.out.println(p);
             }
         } else {
-            if (version == null) {
-                throw new ParameterException(spec.commandLine(), "a VERSION (or --deb PACKAGE) is needed");
-            }
-            if (version.isEmpty() || version.contains("/") || version.equals(".") || version.equals("..")) {
-                throw new IllegalArgumentException("'" + version + "' is not a kernel version");
-            }
             Path base = basedir != null ? basedir : Path.of("/");
             Path tree = base.resolve("lib/modules").resolve(version);
             out = output != null ? output : base.resolve("boot").resolve("modules-" + version);

@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ImageFormat;
@@ -13,6 +14,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Describe an image: kernel version, format, codec, counts and sizes.")
 final class InfoCommand implements Callable<Integer> {
+    private static final Pattern MODULE = Pattern.compile(".*\\.ko(\\.(xz|zst|gz))?");
+
     @Parameters(paramLabel = "IMAGE")
     Path image;
 
@@ -30,7 +33,7 @@ final class InfoCommand implements Callable<Integer> {
                     links++;
                 } else {
                     files++;
-                    if (e.name().matches(".*\\.ko(\\.(xz|zst|gz))?")) {
+                    if (MODULE.matcher(e.name()).matches()) {
                         modules++;
                     }
                 }

@@ -13,20 +13,31 @@ import picocli.CommandLine.Option;
 
 /** The kmodpack command line: one thin command per verb over the packer, loader and mount libraries. */
 @Command(name = "kmodpack", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Pack a kernel's module tree into one image file, and use that file directly.",
-        subcommands = {
-            BuildCommand.class,
-            DepmodCommand.class,
-            LsCommand.class,
-            CatCommand.class,
-            ExtractCommand.class,
-            VerifyCommand.class,
-            InfoCommand.class,
-            ModprobeCommand.class,
-            MountCommand.class,
-            UmountCommand.class,
-        })
+        description = "Pack a kernel's module tree into one image file, and use that file directly.")
 public final class Main implements Runnable {
+    /** The commands, in the order the help lists them. */
+    static final String[] COMMANDS = {"build", "depmod", "ls", "cat", "extract", "verify", "info", "modprobe", "mount", "umount"};
+
+    /**
+     * A new command object for {@code name}, or null. Building picocli's model of a command is
+     * most of a short command's start-up, so a run builds only the model of the command it runs.
+     */
+    static Object command(String name) {
+        switch (name) {
+            case "build": return new BuildCommand();
+            case "depmod": return new DepmodCommand();
+            case "ls": return new LsCommand();
+            case "cat": return new CatCommand();
+            case "extract": return new ExtractCommand();
+            case "verify": return new VerifyCommand();
+            case "info": return new InfoCommand();
+            case "modprobe": return new ModprobeCommand();
+            case "mount": return new MountCommand();
+            case "umount": return new UmountCommand();
+            default: return null;
+        }
+    }
+
     /** Shows the stack trace of an error (it is one line otherwise). Every subcommand takes it. */
     static boolean debug;
 
@@ -49,6 +60,13 @@ public final class Main implements Runnable {
         if (args.length > 0 && args[0].equals("modprobe")) {
             System.exit(ModprobeCommand.run(java.util.Arrays.asList(args).subList(1, args.length)));
         }
+        // The version needs no command model either.
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            for (String line : new Version().getVersion()) {
+                System.out.println(line);
+            }
+            System.exit(0);
+        }
         int code;
         try {
             code = run(args);
@@ -56,6 +74,10 @@ public final class Main implements Runnable {
             // picocli hands Errors (OutOfMemoryError, StackOverflowError...) straight through:
             // they get the same one line as any other failure.
             code = fail(t);
+        }
+        // A mount server that bin/kmodpack started in the background tells it how it ended.
+        if (code != 0 && args.length > 1 && args[0].equals("mount") && java.util.Arrays.asList(args).contains("--server")) {
+            kmodpack.fuse.Background.reportFailure(code);
         }
         System.exit(code);
     }
@@ -70,12 +92,21 @@ public final class Main implements Runnable {
         return 1;
     }
 
+    /** The model with every command. */
+    static CommandLine fullModel() {
+        CommandLine cl = new CommandLine(new Main());
+        for (String name : COMMANDS) {
+            cl.addSubcommand(name, command(name));
+        }
+        return cl;
+    }
+
     /**
      * The command line as the man pages and shell completion describe it: the model {@code --help}
      * prints, with modprobe's options (parsed by modprobe's own parser) added from its table.
      */
     static CommandLine documentedModel() {
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = fullModel();
         ModprobeCommand.describeOptions(cl.getSubcommands().get("modprobe").getCommandSpec());
         return cl;
     }
@@ -83,7 +114,39 @@ public final class Main implements Runnable {
     /** Runs the command line and returns its exit code; never throws. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+        Object only = args.length > 0 ? command(args[0]) : null;
+        if (only != null) {
+            cl.addSubcommand(args[0], only);
+        } else {
+            for (String name : COMMANDS) {
+                cl.addSubcommand(name, command(name));
+            }
+        }
+        cl.setParameterExceptionHandler(new UsageHandler());
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        return cl.execute(args);
+    }
+
+    /** Usage errors (unknown option, bad value, missing argument): one line, exit 2. */
+    private static final class UsageHandler implements CommandLine.IParameterExceptionHandler {
+        @Override
+        public int handleParseException(CommandLine.ParameterException ex, String[] given) {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("kmodpack: " + ex.getMessage().replace('\n', ' ') + " (see '"
+                    + cmd.getCommandSpec().qualifiedName() + " --help')");
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        }
+    }
+
+    /** An error from a command: one line on stderr (and the stack trace with --debug). */
+    private static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+        @Override
+        public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
             PrintWriter err = cmd.getErr();
             err.println("kmodpack: " + describe(ex));
             if (debug) {
@@ -91,8 +154,7 @@ public final class Main implements Runnable {
             }
             err.flush();
             return ex instanceof ExitException e ? e.code : 1;
-        });
-        return cl.execute(args);
+        }
     }
 
     /** One line that says what went wrong, for errors from the JDK as well as our own. */

@@ -15,7 +15,7 @@ import kmodpack.loader.Host;
 import kmodpack.loader.ImageModuleTree;
 import kmodpack.loader.ModuleTree;
 import kmodpack.loader.LinuxSyscalls;
-import kmodpack.loader.ModprobeArgs;
+import kmodpack.loader.Log;
 import kmodpack.loader.ModprobeRun;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,8 +27,9 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.Unmatched;
 
 /**
- * {@code kmodpack modprobe}: modprobe's options over a packed image. The arguments are parsed
- * by {@link ModprobeArgs} with modprobe's getopt rules; picocli only hands them over.
+ * {@code kmodpack modprobe}: modprobe's front end over a packed image — arguments (parsed by
+ * {@link ModprobeArgs} with modprobe's getopt rules; picocli only hands them over), usage text,
+ * messages and exit statuses. The loader library does the rest and only reports back.
  */
 @Command(name = "modprobe", description = "Load or remove kernel modules from an image, as modprobe does.")
 public final class ModprobeCommand implements Callable<Integer> {
@@ -53,11 +54,16 @@ public final class ModprobeCommand implements Callable<Integer> {
         return run(argv);
     }
 
-    /** Runs modprobe with these arguments; returns the exit status. */
+    /** Runs modprobe with these arguments on the process's standard output and error; returns the exit status. */
     public static int run(List<String> argv) {
         PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16), false,
                 StandardCharsets.ISO_8859_1);
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.ISO_8859_1);
+        return run(argv, out, err);
+    }
+
+    /** Runs modprobe with these arguments; returns the exit status. */
+    static int run(List<String> argv, PrintStream out, PrintStream err) {
         ModprobeArgs a;
         try {
             a = ModprobeArgs.parse(argv);
@@ -75,7 +81,7 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
         Host host = a.hostRoot == null ? Host.real() : Host.under(a.hostRoot);
         try {
-            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, LinuxSyscalls::new, out, err);
+            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, LinuxSyscalls::new, out, new Messages(err));
         } catch (ModprobeRun.SetupException e) {
             err.println("modprobe: FATAL: " + e.getMessage());
             if (a.debug) e.printStackTrace(err);
@@ -90,6 +96,21 @@ public final class ModprobeCommand implements Callable<Integer> {
             return 1;
         } finally {
             out.flush();
+        }
+    }
+
+    /** The loader's messages as modprobe prints them: {@code modprobe: LEVEL: text}. */
+    private static final class Messages implements Log.Sink {
+        private final PrintStream err;
+
+        Messages(PrintStream err) {
+            this.err = err;
+        }
+
+        @Override
+        public void message(int priority, String text) {
+            err.print("modprobe: " + Log.levelName(priority) + ": " + text + "\n");
+            err.flush();
         }
     }
 

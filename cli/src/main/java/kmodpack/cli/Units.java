@@ -22,9 +22,25 @@ final class Units {
             t = t.substring(0, t.length() - 1);
         }
         try {
-            return Long.parseLong(t) * mult;
-        } catch (NumberFormatException e) {
+            long n = Long.parseLong(t);
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return Math.multiplyExact(n, mult);
+        } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException("'" + s + "' is not a size (try 1M, 256K or 4096)");
+        }
+    }
+
+    /** Sizes on the command line: a malformed one is a usage error, as picocli's own are. */
+    static final class SizeConverter implements picocli.CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            try {
+                return parseSize(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
         }
     }
 

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class Background {
     static final String READY = "kmodpack-server-ready";
+    static final String FAILED = "kmodpack-server-failed";
     private static final long START_TIMEOUT_SECONDS = 120;
 
     private Background() {
@@ -31,9 +32,10 @@ public final class Background {
 
     /**
      * The command line that runs {@code mainClass} with {@code args} on this same runtime, with
-     * this JVM's options plus what a server needs (UTF-8 names, native access on JDK 24+).
+     * this JVM's options plus what a server needs (UTF-8 names, native access on JDK 24+, a heap
+     * of {@code heapMegabytes}).
      */
-    public static List<String> javaCommand(String mainClass, List<String> args) {
+    public static List<String> javaCommand(String mainClass, List<String> args, int heapMegabytes) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         List<String> jvm = new ArrayList<>();
@@ -44,13 +46,15 @@ public final class Background {
             }
         }
         addIfMissing(jvm, "-Dfile.encoding=", "-Dfile.encoding=UTF-8");
-        // A long-lived server with a small, steady heap: the index and a 16 MiB block cache.
-        // The default collector sizes its heap to the machine and peaked at ~1 GB resident
-        // over a whole-tree read; this one stays near 130 MB.
+        // A long-lived server with a small, steady heap, sized by the image's block size
+        // (Mounter.heapMegabytes). The default collector sizes its heap to the machine and peaked
+        // at ~1 GB resident over a whole-tree read; this one stays near 130 MB.
         if (jvm.stream().noneMatch(a -> a.matches("-XX:\\+Use\\w*GC"))) {
             jvm.add("-XX:+UseSerialGC");
         }
-        addIfMissing(jvm, "-Xmx", "-Xmx256m");
+        // The command's own heap options were for the command, not for the server.
+        jvm.removeIf(a -> a.startsWith("-Xmx") || a.startsWith("-XX:TieredStopAtLevel"));
+        jvm.add("-Xmx" + heapMegabytes + "m");
         addIfMissing(jvm, "-Xms", "-Xms8m");
         addIfMissing(jvm, "-XX:-UsePerfData", "-XX:-UsePerfData");
         addIfMissing(jvm, "-Dsun.jnu.encoding=", "-Dsun.jnu.encoding=UTF-8");
@@ -145,6 +149,15 @@ public final class Background {
         Native.LibC c = Native.libc();
         c.setsid();
         c.chdir("/");
+    }
+
+    /**
+     * In a server that failed before the mount answered: its exit status, for a launcher that
+     * waits on the server's standard output rather than on its exit (bin/kmodpack).
+     */
+    public static void reportFailure(int status) {
+        System.out.println(FAILED + " " + status);
+        System.out.flush();
     }
 
     /** In the server, once the mount answers: tell the waiting command, then drop the pipes to it. */

@@ -1,16 +1,20 @@
 package kmodpack.loader;
 
-import java.io.PrintStream;
-
 /**
- * modprobe's messages: {@code modprobe: LEVEL: text} on stderr, filtered by the verbosity that
- * -q and -v set. A FATAL message ends the run, as in modprobe.
+ * modprobe's messages, filtered by the verbosity that -q and -v set, as libkmod's log is. Where
+ * they go and how they look is the command's business: shown messages are handed to a
+ * {@link Sink}, as libkmod hands them to the log function the tool sets. A FATAL message ends
+ * the run, as in modprobe.
  */
 public final class Log {
     public static final int EMERG = 0, CRIT = 2, ERR = 3, WARNING = 4, NOTICE = 5, INFO = 6, DEBUG = 7;
 
-    private final PrintStream err;
-    private final String program;
+    /** Receives every message that is shown. */
+    public interface Sink {
+        void message(int priority, String text);
+    }
+
+    private final Sink sink;
     private int verbose = WARNING;
 
     /** Thrown by a FATAL message; the command turns it into exit status 1. */
@@ -20,9 +24,8 @@ public final class Log {
         }
     }
 
-    public Log(PrintStream err, String program) {
-        this.err = err;
-        this.program = program;
+    public Log(Sink sink) {
+        this.sink = sink;
     }
 
     public void setVerbose(int verbose) {
@@ -33,7 +36,8 @@ public final class Log {
         return verbose;
     }
 
-    private static String name(int prio) {
+    /** The level word modprobe prints for a priority: FATAL, ERROR, WARNING, ... */
+    public static String levelName(int prio) {
         return switch (prio) {
             case CRIT -> "FATAL";
             case ERR -> "ERROR";
@@ -48,15 +52,13 @@ public final class Log {
     /** A message at {@code prio}; CRIT (FATAL) messages that are shown also end the run. */
     public void log(int prio, String msg) {
         if (prio > verbose) return;
-        err.print(program + ": " + name(prio) + ": " + msg + "\n");
-        err.flush();
+        sink.message(prio, msg);
         if (prio <= CRIT) throw new Fatal();
     }
 
     /** Printed whatever the verbosity: libkmod reports bad configuration lines before -q applies. */
     public void always(int prio, String msg) {
-        err.print(program + ": " + name(prio) + ": " + msg + "\n");
-        err.flush();
+        sink.message(prio, msg);
     }
 
     public void error(String msg) {

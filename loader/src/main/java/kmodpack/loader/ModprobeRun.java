@@ -1,7 +1,7 @@
 package kmodpack.loader;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,14 +51,15 @@ public final class ModprobeRun {
     }
 
     /**
-     * Runs modprobe; returns the exit status. Messages go to {@code err} as modprobe's do.
+     * Runs modprobe; returns the exit status. What -D, -n and -v show goes to {@code out};
+     * messages go to {@code messages}, which the command prints as it likes.
      *
      * @param syscalls made only when a module is really loaded or removed
      */
     public static int run(Modprobe.Options opt, List<String> args, Source src, Host host, ImageOpener opener,
-                          Supplier<ModuleSyscalls> syscalls, PrintStream out, PrintStream err)
+                          Supplier<ModuleSyscalls> syscalls, OutputStream out, Log.Sink messages)
             throws SetupException {
-        Log log = new Log(err, "modprobe");
+        Log log = new Log(messages);
         String uname = System.getProperty("os.version");
         String version = src.version;
         ModuleTree tree;

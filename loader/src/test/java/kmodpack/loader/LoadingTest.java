@@ -127,7 +127,7 @@ class LoadingTest {
 
     int modprobe(Modprobe.Options o, String... args) throws IOException {
         Host host = Host.under(root);
-        Log log = new Log(new PrintStream(errBytes, true, StandardCharsets.UTF_8), "modprobe");
+        Log log = TestTrees.printingLog(new PrintStream(errBytes, true, StandardCharsets.UTF_8));
         ModuleTree base = new DirectoryModuleTree(tree.moduleDir());
         ModuleTree t = new ModuleTree() {
             @Override

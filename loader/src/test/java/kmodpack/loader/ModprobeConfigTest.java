@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ModprobeConfigTest {
     private final ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
-    private final Log log = new Log(new PrintStream(errBytes, true, StandardCharsets.UTF_8), "modprobe");
+    private final Log log = TestTrees.printingLog(new PrintStream(errBytes, true, StandardCharsets.UTF_8));
 
     private String err() {
         return errBytes.toString(StandardCharsets.UTF_8);

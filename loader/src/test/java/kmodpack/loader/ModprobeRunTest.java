@@ -24,7 +24,7 @@ class ModprobeRunTest {
         return assertThrows(ModprobeRun.SetupException.class, () -> ModprobeRun.run(new Modprobe.Options(),
                 List.of("ext4"), src, Host.under(tmp), opener, () -> {
                     throw new AssertionError("a system call was made");
-                }, sink, sink));
+                }, sink, (prio, text) -> { }));
     }
 
     @Test

@@ -16,6 +16,14 @@ final class TestTrees {
         }
     }
 
+    /** A log that prints as modprobe does, for comparing messages with kmod's. */
+    static Log printingLog(java.io.PrintStream err) {
+        return new Log((prio, text) -> {
+            err.print("modprobe: " + Log.levelName(prio) + ": " + text + "\n");
+            err.flush();
+        });
+    }
+
     static Path projectRoot() {
         Path p = Path.of("").toAbsolutePath();
         while (p != null && !Files.exists(p.resolve("scripts/fetch-kernel-tree"))) p = p.getParent();

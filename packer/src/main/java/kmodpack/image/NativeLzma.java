@@ -91,6 +91,10 @@ final class NativeLzma {
         byte[] out = new byte[len];
         LongByReference pos = new LongByReference(0);
         int ret = LIB.lzma_raw_buffer_encode(filters, Pointer.NULL, src, len, out, pos, out.length);
+        // Only native memory points at the options: without the fence the collector may free them
+        // during the call (seen as LZMA_OPTIONS_ERROR when the heap is busy).
+        java.lang.ref.Reference.reachabilityFence(options);
+        java.lang.ref.Reference.reachabilityFence(filters);
         if (ret == LZMA_BUF_ERROR) {
             return null;
         }

@@ -1,8 +1,5 @@
 package kmodpack.image.elf;
 
-import java.util.HashMap;
-import java.util.Map;
-
 /**
  * The column transform of a relocation table (SHT_RELA or SHT_REL). Entries
  * {@code {r_offset, r_info[, r_addend]}} of word size w (8 for ELF64, 4 for ELF32) become
@@ -50,7 +47,7 @@ final class RelaColumns {
     void encode(byte[] src, int at, int len, byte[] dst, int to) {
         int n = len / entrySize();
         long prevOffset = 0;
-        Map<Long, Long> lastAddend = columns == 3 ? new HashMap<>() : null;
+        LastAddends lastAddend = columns == 3 ? new LastAddends() : null;
         for (int j = 0; j < n; j++) {
             int e = at + j * entrySize();
             long offset = ElfHeader.get(src, e, word, bigEndian);
@@ -60,8 +57,9 @@ final class RelaColumns {
             prevOffset = offset;
             if (columns == 3) {
                 long addend = ElfHeader.get(src, e + 2 * word, word, bigEndian);
-                Long last = lastAddend.put(symbol(info), addend);
-                ElfHeader.put(dst, to + (2 * n + j) * word, (addend - (last == null ? 0 : last)) & mask(), word, bigEndian);
+                long last = lastAddend.get(symbol(info));
+                lastAddend.put(symbol(info), addend);
+                ElfHeader.put(dst, to + (2 * n + j) * word, (addend - last) & mask(), word, bigEndian);
             }
         }
     }
@@ -70,7 +68,7 @@ final class RelaColumns {
     void decode(byte[] src, int at, int len, byte[] dst, int to) {
         int n = len / entrySize();
         long offset = 0;
-        Map<Long, Long> lastAddend = columns == 3 ? new HashMap<>() : null;
+        LastAddends lastAddend = columns == 3 ? new LastAddends() : null;
         for (int j = 0; j < n; j++) {
             int e = to + j * entrySize();
             offset = (offset + ElfHeader.get(src, at + j * word, word, bigEndian)) & mask();
@@ -78,8 +76,7 @@ final class RelaColumns {
             ElfHeader.put(dst, e, offset, word, bigEndian);
             ElfHeader.put(dst, e + word, info, word, bigEndian);
             if (columns == 3) {
-                Long last = lastAddend.get(symbol(info));
-                long addend = ((last == null ? 0 : last) + ElfHeader.get(src, at + (2 * n + j) * word, word, bigEndian)) & mask();
+                long addend = (lastAddend.get(symbol(info)) + ElfHeader.get(src, at + (2 * n + j) * word, word, bigEndian)) & mask();
                 lastAddend.put(symbol(info), addend);
                 ElfHeader.put(dst, e + 2 * word, addend, word, bigEndian);
             }

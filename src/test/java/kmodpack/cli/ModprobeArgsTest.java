@@ -1,4 +1,4 @@
-package kmodpack.loader;
+package kmodpack.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

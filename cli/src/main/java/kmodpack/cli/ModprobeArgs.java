@@ -1,16 +1,20 @@
-package kmodpack.loader;
+package kmodpack.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import kmodpack.loader.Modprobe;
+import kmodpack.loader.ModprobeRun;
+
 /**
  * modprobe's command line, parsed the way getopt_long does it: options and names may be mixed,
  * short options cluster ({@code -aD}), an option's value follows it or is attached
  * ({@code -Cdir}, {@code --config=dir}), and {@code --} ends the options. Hand-written rather
- * than reflective so that a modprobe run starts quickly.
+ * than reflective so that a modprobe run starts quickly. The front end of modprobe, as kmod's
+ * tools/modprobe.c is to libkmod: the loader library only takes the parsed options.
  */
-public final class ModprobeArgs {
+final class ModprobeArgs {
     public final Modprobe.Options options = new Modprobe.Options();
     public final ModprobeRun.Source source = new ModprobeRun.Source();
     public final List<String> args = new ArrayList<>();

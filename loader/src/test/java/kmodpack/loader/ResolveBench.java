@@ -12,7 +12,8 @@ import java.util.List;
  * (reading indexes, cold code) and the best of the following passes. Used by
  * scripts/bench-modprobe.
  *
- * <pre>java -cp kmodpack.jar kmodpack.loader.ResolveBench IMAGE ROOT VERSION CONFIG_DIR [PASSES]</pre>
+ * Test code, compiled by the script against the jar:
+ * <pre>java -cp kmodpack.jar:CLASSES kmodpack.loader.ResolveBench IMAGE ROOT VERSION CONFIG_DIR [PASSES]</pre>
  */
 public final class ResolveBench {
     private ResolveBench() {}
@@ -22,7 +23,7 @@ public final class ResolveBench {
         String dirname = a[1] + "/lib/modules/" + a[2];
         List<String> config = List.of(a[3]);
         int passes = a.length > 4 ? Integer.parseInt(a[4]) : 30;
-        Log log = new Log(System.err, "modprobe");
+        Log log = new Log((prio, text) -> System.err.println("modprobe: " + Log.levelName(prio) + ": " + text));
         long[] full = new long[passes];
         long[] resolveOnly = new long[passes];
         int names = 0;

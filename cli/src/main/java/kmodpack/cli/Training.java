@@ -1,0 +1,106 @@
+package kmodpack.cli;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import kmodpack.depmod.IndexWriter;
+
+/**
+ * The workload a class-data archive is trained on (bin/kmodpack runs it in the background when
+ * its archive is missing): the short commands whose start-up matters — {@code --version},
+ * {@code info}, {@code ls}, {@code cat}, {@code modprobe -D} — over a small image packed here from
+ * a made-up module tree, so that the classes and code they run are in the archive. Their output
+ * is discarded; the {@code modprobe -D} answer is checked, and a wrong one fails the training (the
+ * archive is then not kept).
+ *
+ * <pre>java -cp kmodpack.jar kmodpack.cli.Training WORK_DIR</pre>
+ */
+public final class Training {
+    private static final String VERSION = "0.0.0-training";
+
+    private Training() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path work = Path.of(args[0]).toAbsolutePath();
+        Path tree = work.resolve("lib/modules/" + VERSION);
+        Path fs = tree.resolve("kernel/fs/training");
+        Files.createDirectories(fs);
+        Path config = Files.createDirectories(work.resolve("modprobe.d"));
+        String a = "kernel/fs/training/training_a.ko";
+        String b = "kernel/fs/training/training_b.ko";
+        // Module bytes that compress like code does, a block and a half of them.
+        byte[] code = new byte[96 << 10];
+        for (int i = 0; i < code.length; i++) {
+            code[i] = (byte) ((i * 31 + (i >> 7)) & 0x3f);
+        }
+        Files.write(tree.resolve(a), code);
+        Files.write(tree.resolve(b), code);
+        Files.writeString(tree.resolve("modules.dep"), a + ": " + b + "\n" + b + ":\n");
+        Files.write(tree.resolve("modules.dep.bin"), index(Map.of("training_a", a + ": " + b, "training_b", b + ":")));
+        Files.write(tree.resolve("modules.alias.bin"), index(Map.of("fs_training*", "training_a")));
+        Files.write(tree.resolve("modules.symbols.bin"), index(Map.of("symbol:training_symbol", "training_b")));
+        Files.write(tree.resolve("modules.builtin.bin"), index(Map.of("training_builtin", "")));
+        Files.write(tree.resolve("modules.builtin.alias.bin"), index(Map.of("training-builtin-alias", "training_builtin")));
+        Files.writeString(tree.resolve("modules.softdep"), "");
+        Files.writeString(config.resolve("training.conf"), "options training_b verbose=1\nalias training-alias training_a\n");
+        Path image = work.resolve("boot/modules-" + VERSION);
+        Files.createDirectories(image.getParent());
+
+        PrintStream stdout = System.out;
+        PrintStream nul = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
+        System.setOut(nul);
+        System.setErr(nul);
+        int failed = 0;
+        failed += Main.run("build", "-b", work.toString(), "--block-size", "64K", VERSION);
+        failed += Main.run("--version");
+        failed += Main.run("info", image.toString());
+        failed += Main.run("ls", "-l", "-R", image.toString());
+        failed += Main.run("cat", image.toString(), a);
+        failed += Main.run("verify", image.toString());
+        failed += Main.run("info", "--help");
+        Main.run("info", work.resolve("no-such-image").toString());
+        ByteArrayOutputStream shown = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(shown, true, StandardCharsets.ISO_8859_1);
+        List<String> modprobe = List.of("-d", work.toString(), "-S", VERSION, "-C", config.toString());
+        for (String name : List.of("fs-training-x", "training-alias", "symbol:training_symbol", "training_a")) {
+            List<String> argv = new ArrayList<>(modprobe);
+            argv.addAll(List.of("-D", name));
+            failed += ModprobeCommand.run(argv, out, nul);
+        }
+        ModprobeCommand.run(List.of("-d", work.toString(), "-S", VERSION, "-D", "training_missing"), nul, nul);
+        try {
+            kmodpack.fuse.Mounter.rehearse(image);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            // No libfuse here: the archive only lacks the mount's classes.
+        }
+        System.setOut(stdout);
+        String dir = work + "/lib/modules/" + VERSION + "/";
+        String both = "insmod " + dir + b + " verbose=1 \ninsmod " + dir + a + " \n";
+        String expected = both + both + "insmod " + dir + b + " verbose=1 \n" + both;
+        if (failed != 0 || !shown.toString(StandardCharsets.ISO_8859_1).equals(expected)) {
+            System.err.println("training: unexpected results; the archive is not kept");
+            System.exit(1);
+        }
+        // The mount's rehearsal leaves read-ahead threads behind.
+        System.exit(0);
+    }
+
+    /** An index in kmod's binary format with these keys and values, as depmod writes one. */
+    private static byte[] index(Map<String, String> entries) {
+        IndexWriter w = new IndexWriter();
+        for (Map.Entry<String, String> e : new TreeMap<>(entries).entrySet()) {
+            w.insert(e.getKey(), e.getValue(), 0);
+        }
+        return w.toByteArray();
+    }
+}
