@@ -251,7 +251,8 @@ class PackerCliTest {
         assertEquals(0, v.exit(), v.toString());
         String expected = System.getProperty("kmodpack.version");
         assertTrue(expected != null && !expected.isEmpty(), "the build passes its version");
-        assertEquals("kmodpack " + expected + ", image format 1.0\n", v.out());
+        assertEquals("kmodpack " + expected + ", image format " + kmodpack.image.ImageFormat.MAJOR + "."
+                + kmodpack.image.ImageFormat.MINOR + "\n", v.out());
     }
 
     /** A usage error: one line naming the help to read, exit 2 as picocli's own. */
