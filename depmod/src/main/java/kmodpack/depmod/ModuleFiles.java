@@ -42,26 +42,37 @@ public final class ModuleFiles {
         return sb.toString();
     }
 
-    /** The ELF bytes of a module file, decompressed when its magic says xz, zstd or gzip (as libkmod decides). */
-    public static byte[] elf(byte[] file) throws IOException {
-        InputStream raw = new ByteArrayInputStream(file);
-        String kind;
-        InputStream in;
+    /**
+     * The compression of a module file by its magic bytes, as libkmod decides: the kernel's name
+     * for it (as in /sys/module/compression: xz, zstd, gzip), or null for none.
+     */
+    public static String compression(byte[] file) {
+        if (file.length >= 6 && (file[0] & 0xff) == 0xfd && file[1] == '7' && file[2] == 'z' && file[3] == 'X'
+                && file[4] == 'Z' && file[5] == 0) {
+            return "xz";
+        }
         if (file.length >= 4 && (file[0] & 0xff) == 0x28 && (file[1] & 0xff) == 0xb5 && (file[2] & 0xff) == 0x2f
                 && (file[3] & 0xff) == 0xfd) {
-            kind = "zstd";
-            in = new ZstdInputStream(raw);
-        } else if (file.length >= 6 && (file[0] & 0xff) == 0xfd && file[1] == '7' && file[2] == 'z' && file[3] == 'X'
-                && file[4] == 'Z' && file[5] == 0) {
-            kind = "xz";
-            in = new XZInputStream(raw);
-        } else if (file.length >= 2 && (file[0] & 0xff) == 0x1f && (file[1] & 0xff) == 0x8b) {
-            kind = "gzip";
-            in = new GZIPInputStream(raw, 65536);
-        } else {
+            return "zstd";
+        }
+        if (file.length >= 2 && (file[0] & 0xff) == 0x1f && (file[1] & 0xff) == 0x8b) {
+            return "gzip";
+        }
+        return null;
+    }
+
+    /** The ELF bytes of a module file: decompressed when {@link #compression} names one, else the file itself. */
+    public static byte[] elf(byte[] file) throws IOException {
+        String kind = compression(file);
+        if (kind == null) {
             return file;
         }
-        try (in) {
+        InputStream raw = new ByteArrayInputStream(file);
+        try (InputStream in = switch (kind) {
+            case "xz" -> new XZInputStream(raw);
+            case "zstd" -> new ZstdInputStream(raw);
+            default -> new GZIPInputStream(raw, 65536);
+        }) {
             return in.readAllBytes();
         } catch (IOException | RuntimeException e) {
             throw new IOException(kind + " data is damaged: " + e.getMessage(), e);

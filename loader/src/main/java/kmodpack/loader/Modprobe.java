@@ -1,5 +1,6 @@
 package kmodpack.loader;
 
+import kmodpack.depmod.ModuleFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -278,13 +279,13 @@ public final class Modprobe {
         int flags = 0;
         if (opt.force || opt.forceModversion) flags |= ModuleSyscalls.IGNORE_MODVERSIONS;
         if (opt.force || opt.forceVermagic) flags |= ModuleSyscalls.IGNORE_VERMAGIC;
-        String kind = Decompress.kind(bytes);
+        String kind = ModuleFiles.compression(bytes);
         if (kind != null) {
             if (kind.equals(kernel.compression())) {
                 flags |= ModuleSyscalls.COMPRESSED_FILE;
             } else {
                 try {
-                    bytes = Decompress.decompress(bytes);
+                    bytes = ModuleFiles.elf(bytes);
                 } catch (IOException e) {
                     log.error("could not decompress '" + path + "': " + e.getMessage());
                     return -Errno.ENOEXEC;

@@ -1,5 +1,6 @@
 package kmodpack.loader;
 
+import kmodpack.depmod.ModuleFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,7 +68,7 @@ class LoadingTest {
         public int loadModule(byte[] image, String params, int flags) {
             byte[] raw = image;
             try {
-                raw = Decompress.decompress(image);
+                raw = ModuleFiles.elf(image);
             } catch (IOException e) {
                 throw new AssertionError(e);
             }

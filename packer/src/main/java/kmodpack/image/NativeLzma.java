@@ -17,7 +17,8 @@ final class NativeLzma {
     private NativeLzma() {
     }
 
-    private interface LibLzma extends Library {
+    /** The functions kmodpack calls: raw LZMA2 blocks here, .xz streams in {@link NativeXzInputStream}. */
+    interface LibLzma extends Library {
         /** Fills an lzma_options_lzma from a preset; returns true on failure. */
         byte lzma_lzma_preset(Pointer options, int preset);
 
@@ -26,6 +27,12 @@ final class NativeLzma {
 
         int lzma_raw_buffer_decode(Pointer filters, Pointer allocator, byte[] in, LongByReference inPos,
                                    long inSize, byte[] out, LongByReference outPos, long outSize);
+
+        int lzma_stream_decoder(Pointer strm, long memlimit, int flags);
+
+        int lzma_code(Pointer strm, int action);
+
+        void lzma_end(Pointer strm);
     }
 
     private static final long LZMA_FILTER_LZMA2 = 0x21L;
@@ -44,7 +51,8 @@ final class NativeLzma {
     /** The struct is 112 bytes in liblzma 5.x; room to spare for its reserved fields. */
     private static final int OPT_SIZE = 256;
 
-    private static final LibLzma LIB = load();
+    /** Null where liblzma cannot be loaded (or -Dkmodpack.javaLzma=true): callers use the Java codec. */
+    static final LibLzma LIB = load();
 
     private static LibLzma load() {
         if (Boolean.getBoolean("kmodpack.javaLzma")) {
@@ -82,12 +90,7 @@ final class NativeLzma {
         if (depth > 0) {
             options.setInt(OPT_DEPTH, depth);
         }
-        // lzma_filter[2]: {LZMA2, &options}, {LZMA_VLI_UNKNOWN, NULL}
-        Memory filters = new Memory(32);
-        filters.setLong(0, LZMA_FILTER_LZMA2);
-        filters.setPointer(8, options);
-        filters.setLong(16, LZMA_VLI_UNKNOWN);
-        filters.setPointer(24, Pointer.NULL);
+        Memory filters = filterChain(options);
         byte[] out = new byte[len];
         LongByReference pos = new LongByReference(0);
         int ret = LIB.lzma_raw_buffer_encode(filters, Pointer.NULL, src, len, out, pos, out.length);
@@ -128,12 +131,17 @@ final class NativeLzma {
         Memory options = new Memory(OPT_SIZE);
         options.clear();
         options.setInt(OPT_DICT_SIZE, dictSize);
+        KEEP.add(options);
+        return filterChain(options);
+    }
+
+    /** lzma_filter[2]: {LZMA2, &options}, {LZMA_VLI_UNKNOWN, NULL}. */
+    private static Memory filterChain(Memory options) {
         Memory filters = new Memory(32);
         filters.setLong(0, LZMA_FILTER_LZMA2);
         filters.setPointer(8, options);
         filters.setLong(16, LZMA_VLI_UNKNOWN);
         filters.setPointer(24, Pointer.NULL);
-        KEEP.add(options);
         return filters;
     }
 

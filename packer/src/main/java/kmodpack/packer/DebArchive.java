@@ -15,6 +15,7 @@ import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 import org.tukaani.xz.XZInputStream;
 
 import kmodpack.image.ImageException;
+import kmodpack.image.NativeXzInputStream;
 
 /**
  * A Debian package (.deb) read as a stream: the ar archive, then its {@code data.tar} member

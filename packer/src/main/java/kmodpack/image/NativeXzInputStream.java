@@ -1,6 +1,5 @@
-package kmodpack.packer;
+package kmodpack.image;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -10,32 +9,11 @@ import java.io.InputStream;
 /**
  * xz decoding through the system's liblzma (called with JNA): about twice as fast as the Java
  * decoder, which matters because build --deb reads a package's data.tar.xz twice. Null from
- * {@link #open} when liblzma cannot be loaded; the caller then uses the Java decoder.
+ * {@link #open} when liblzma cannot be loaded; the caller then uses the Java decoder. The
+ * library binding is {@link NativeLzma}'s, which the image's blocks use too.
  */
-final class NativeXzInputStream extends InputStream {
-    private interface LibLzma extends Library {
-        int lzma_stream_decoder(Pointer strm, long memlimit, int flags);
-
-        int lzma_code(Pointer strm, int action);
-
-        void lzma_end(Pointer strm);
-    }
-
-    private static final LibLzma LIB = load();
-
-    private static LibLzma load() {
-        if (Boolean.getBoolean("kmodpack.javaLzma")) {
-            return null;
-        }
-        for (String name : new String[] {"liblzma.so.5", "lzma"}) {
-            try {
-                return Native.load(name, LibLzma.class);
-            } catch (Throwable t) {
-                // try the next name
-            }
-        }
-        return null;
-    }
+public final class NativeXzInputStream extends InputStream {
+    private static final NativeLzma.LibLzma LIB = NativeLzma.LIB;
 
     private static final int LZMA_OK = 0;
     private static final int LZMA_STREAM_END = 1;
@@ -66,7 +44,7 @@ final class NativeXzInputStream extends InputStream {
     }
 
     /** A decoder of the xz stream(s) in {@code in}, or null without liblzma. */
-    static InputStream open(InputStream in) throws IOException {
+    public static InputStream open(InputStream in) throws IOException {
         if (LIB == null || Native.POINTER_SIZE != 8) {
             return null;
         }
