@@ -10,7 +10,7 @@ public final class ImageFormat {
     static final byte[] MAGIC = "KMODPACK".getBytes(StandardCharsets.US_ASCII);
     /** The version this code writes; it reads 1.x and 2.x. */
     public static final int MAJOR = 2;
-    public static final int MINOR = 0;
+    public static final int MINOR = 1;
     /** The first version, still read (and written on request, for tests and old readers). */
     public static final int MAJOR_V1 = 1;
 
@@ -23,6 +23,14 @@ public final class ImageFormat {
 
     /** Version 2 transforms (the low 8 bits of a regular file's layout word). */
     static final int TRANSFORM_IDENTITY = 0;
+    /**
+     * Version 2.1: the ELF streams transform. The file's parts lie in six consecutive streams,
+     * starting with the one its layout word names; its location is the string table offset of
+     * a row of six u64 part starts.
+     */
+    static final int TRANSFORM_ELF = 1;
+    /** Bytes of one ELF part start row: six u64. */
+    static final int ELF_START_ROW = 8 * 6;
 
     /** Version 2 stream names the writer uses; readers only need them for messages. */
     static final String HOT_STREAM = "hot";

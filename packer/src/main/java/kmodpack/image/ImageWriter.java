@@ -17,6 +17,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import kmodpack.image.elf.ElfStreams;
+
 /**
  * Writes an image (docs/FORMAT.md) from a tree of {@link Node}s. File contents are streamed
  * through a fixed number of block buffers, so memory stays bounded whatever the tree's size;
@@ -41,9 +43,13 @@ public final class ImageWriter {
      * How to pack: the codec, level and block size of the data stream, the compressing threads,
      * and the format version to write ({@link ImageFormat#MAJOR}, or 1 for the first version).
      */
-    public record Options(Codec codec, int level, int blockSize, int threads, int major) {
+    public record Options(Codec codec, int level, int blockSize, int threads, int major, Layout layout) {
         public Options {
             Objects.requireNonNull(codec);
+            Objects.requireNonNull(layout);
+            if (layout == Layout.ELF && major != ImageFormat.MAJOR) {
+                throw new IllegalArgumentException("the ELF layout needs format version " + ImageFormat.MAJOR);
+            }
             if (!ImageFormat.validBlockSize(blockSize)) {
                 throw new IllegalArgumentException("block size must be a power of two from 4 KiB to 64 MiB");
             }
@@ -59,8 +65,30 @@ public final class ImageWriter {
             }
         }
 
+        public Options(Codec codec, int level, int blockSize, int threads, int major) {
+            this(codec, level, blockSize, threads, major, Layout.PLAIN);
+        }
+
         public Options(Codec codec, int level, int blockSize, int threads) {
-            this(codec, level, blockSize, threads, ImageFormat.MAJOR);
+            this(codec, level, blockSize, threads, ImageFormat.MAJOR, Layout.PLAIN);
+        }
+
+        /** The same options with another layout. */
+        public Options withLayout(Layout l) {
+            return new Options(codec, level, blockSize, threads, major, l);
+        }
+    }
+
+    /**
+     * Where the cold files go (FORMAT.md, Streams): {@code PLAIN} puts every file whole in the
+     * data stream; {@code ELF} cuts each ELF object the ELF streams transform takes into six
+     * streams of like sections, and leaves the other files whole in the data stream.
+     */
+    public enum Layout {
+        PLAIN, ELF;
+
+        public String displayName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -220,39 +248,95 @@ public final class ImageWriter {
         for (int i = 0; i < order.size(); i++) {
             indexOf.put(order.get(i), i);
         }
-        // The data stream first, so its blocks start the file as in version 1; the hot stream after.
+        // The data stream first, so its blocks start the file as in version 1; the hot stream after;
+        // with the ELF layout, the six streams of the ELF streams transform after those.
         List<StreamPlan> streams = new ArrayList<>();
-        streams.add(new StreamPlan(ImageFormat.DATA_STREAM, options.codec(), options.level(), options.blockSize(), dataOrder));
+        StreamPlan data = new StreamPlan(ImageFormat.DATA_STREAM, options.codec(), options.level(), options.blockSize());
+        streams.add(data);
+        StreamPlan hotStream = null;
         if (v2) {
             Codec hotCodec = options.codec() == Codec.NONE ? Codec.NONE : Codec.LZ4;
-            streams.add(new StreamPlan(ImageFormat.HOT_STREAM, hotCodec,
-                    hotCodec == Codec.LZ4 ? ImageFormat.HOT_LZ4_LEVEL : 0, ImageFormat.HOT_BLOCK_SIZE, hot));
+            hotStream = new StreamPlan(ImageFormat.HOT_STREAM, hotCodec,
+                    hotCodec == Codec.LZ4 ? ImageFormat.HOT_LZ4_LEVEL : 0, ImageFormat.HOT_BLOCK_SIZE);
+            streams.add(hotStream);
         }
-        int[] fileStream = new int[order.size()];
-        long[] dataOffset = new long[order.size()];
-        long total = 0;
-        for (int s = 0; s < streams.size(); s++) {
-            long at = 0;
-            for (Node f : streams.get(s).files()) {
-                fileStream[indexOf.get(f)] = s;
-                dataOffset[indexOf.get(f)] = at;
-                at += f.size;
+        boolean elf = v2 && options.layout() == Layout.ELF;
+        int elfFirst = streams.size();
+        if (elf) {
+            for (String name : ElfStreams.STREAM_NAMES) {
+                streams.add(new StreamPlan(name, options.codec(), options.level(), options.blockSize()));
             }
-            streams.get(s).rawLength = at;
-            total += at;
+        }
+        long total = 0;
+        for (Node f : dataOrder) {
+            total += f.size;
+        }
+        for (Node f : hot) {
+            total += f.size;
         }
 
+        // Per regular file: its layout word and location (FORMAT.md, Entry table). For an ELF
+        // file the location is an offset into the part start rows, made absolute in buildIndex.
+        int[] layout = new int[order.size()];
+        long[] location = new long[order.size()];
+        java.io.ByteArrayOutputStream elfStarts = new java.io.ByteArrayOutputStream();
         out.position(ImageFormat.HEADER_SIZE);
-        List<BlockRecord> blocks = new ArrayList<>();
-        long[] done = {0};
+        Blocks blocks = new Blocks(out, options.threads(), total, progress);
+        try {
+            for (Node f : dataOrder) {
+                int i = indexOf.get(f);
+                if (elf && f.size <= ELF_MAX_FILE) {
+                    byte[] bytes = blocks.readWhole(f);
+                    byte[][] parts = ElfStreams.split(bytes);
+                    if (parts != null) {
+                        layout[i] = ImageFormat.TRANSFORM_ELF | elfFirst << 8;
+                        location[i] = elfStarts.size();
+                        ByteBuffer row = ByteBuffer.allocate(ImageFormat.ELF_START_ROW).order(ByteOrder.LITTLE_ENDIAN);
+                        for (int p = 0; p < parts.length; p++) {
+                            StreamPlan sp = streams.get(elfFirst + p);
+                            row.putLong(sp.rawLength);
+                            blocks.append(sp, parts[p]);
+                        }
+                        elfStarts.writeBytes(row.array());
+                        continue;
+                    }
+                    location[i] = data.rawLength;
+                    blocks.append(data, bytes);
+                    continue;
+                }
+                location[i] = data.rawLength;
+                blocks.copy(data, f);
+            }
+            // Each phase ends its streams' last blocks, so a plain image's blocks lie in stream order.
+            for (StreamPlan sp : streams) {
+                if (sp != hotStream) {
+                    blocks.finish(sp);
+                }
+            }
+            for (Node f : hot) {
+                int i = indexOf.get(f);
+                layout[i] = 1 << 8;
+                location[i] = hotStream.rawLength;
+                blocks.copy(hotStream, f);
+            }
+            if (hotStream != null) {
+                blocks.finish(hotStream);
+            }
+            blocks.drain();
+        } finally {
+            blocks.close();
+        }
+        List<BlockRecord> blockTable = new ArrayList<>();
+        long dataLength = 0;
         for (StreamPlan sp : streams) {
-            sp.firstBlock = blocks.size();
-            writeData(sp, total, done, out, progress, blocks);
+            sp.firstBlock = blockTable.size();
+            blockTable.addAll(sp.records);
+            dataLength += sp.rawLength;
         }
         long indexOffset = out.position();
 
-        byte[] index = v2 ? buildIndexV2(order, indexOf, fileStream, dataOffset, streams, blocks, kernelVersion)
-                : buildIndex(order, indexOf, dataOffset, blocks, kernelVersion);
+        byte[] index = buildIndex(v2, order, indexOf, layout, location, streams, blockTable, kernelVersion,
+                elfStarts.toByteArray());
         Codec indexCodec = options.codec();
         byte[] stored = indexCodec.compress(index, index.length, options.level(), Math.max(index.length, 1));
         if (stored == null) {
@@ -263,11 +347,11 @@ public final class ImageWriter {
 
         ByteBuffer h = ByteBuffer.allocate(ImageFormat.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         h.put(ImageFormat.MAGIC);
-        h.putShort((short) options.major()).putShort((short) ImageFormat.MINOR);
+        h.putShort((short) options.major()).putShort((short) (v2 ? ImageFormat.MINOR : 0));
         // Version 2 keeps codec and block size per stream in the index: 0 here.
         h.put((byte) (v2 ? 0 : options.codec().id)).put((byte) indexCodec.id).putShort((short) 0);
         h.putInt(v2 ? 0 : options.blockSize()).putInt(0);
-        h.putLong(total).putLong(indexOffset).putLong(stored.length);
+        h.putLong(dataLength).putLong(indexOffset).putLong(stored.length);
         h.putInt(index.length).putInt(ModuleImage.crc(stored, 0, stored.length)).putInt(ModuleImage.crc(index, 0, index.length));
         h.putInt(ModuleImage.crc(h.array(), 0, 60));
         h.flip();
@@ -275,30 +359,32 @@ public final class ImageWriter {
         out.position(0);
         writeFully(out, h);
         out.position(end);
-        return new Summary(order.size(), dataOrder.size() + hot.size(), total, end, blocks.size());
+        return new Summary(order.size(), dataOrder.size() + hot.size(), dataLength, end, blockTable.size());
     }
 
-    /** One stream being written: its files in stream order; the rest is filled in as it is written. */
+    /**
+     * Largest file the writer gives the ELF streams transform: it reads such a file whole
+     * (and its parts beside it), so this bounds the memory one file can take.
+     */
+    static final long ELF_MAX_FILE = 64L << 20;
+
+    /** One stream being written: its block buffer, its length so far and its blocks once written. */
     private static final class StreamPlan {
         final String name;
         final Codec codec;
         final int level;
         final int blockSize;
-        final List<Node> files;
+        final List<BlockRecord> records = new ArrayList<>();
+        byte[] buf;
+        int fill;
         long rawLength;
         int firstBlock;
-        int blockCount;
 
-        StreamPlan(String name, Codec codec, int level, int blockSize, List<Node> files) {
+        StreamPlan(String name, Codec codec, int level, int blockSize) {
             this.name = name;
             this.codec = codec;
             this.level = level;
             this.blockSize = blockSize;
-            this.files = files;
-        }
-
-        List<Node> files() {
-            return files;
         }
     }
 
@@ -318,76 +404,148 @@ public final class ImageWriter {
     private record Compressed(byte[] data, int length, int flags, int storedCrc, int rawCrc) {
     }
 
-    /** Streams one stream's file contents through block buffers; compression runs ahead on a thread pool. */
-    private void writeData(StreamPlan stream, long total, long[] done, FileChannel out, Progress progress,
-                           List<BlockRecord> records) throws IOException {
-        int bs = stream.blockSize;
-        int before = records.size();
-        int threads = options.threads();
-        ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "kmodpack-compress");
-            t.setDaemon(true);
-            return t;
-        }) : null;
-        // At most 2 blocks per thread in flight: bounds memory to a few block sizes per thread.
-        ArrayDeque<Future<Compressed>> inFlight = new ArrayDeque<>();
-        int maxInFlight = threads * 2;
-        try {
-            byte[] buf = new byte[bs];
-            int fill = 0;
-            byte[] chunk = new byte[Math.min(bs, 1 << 16)];
-            for (Node f : stream.files) {
-                long remaining = f.size;
-                try (InputStream in = f.content.open()) {
-                    while (remaining > 0) {
-                        int want = (int) Math.min(bs - fill, remaining);
-                        int n = in.read(buf, fill, want);
-                        if (n < 0) {
-                            throw new IOException(f.name() + ": file shrank while it was being packed");
-                        }
-                        fill += n;
-                        remaining -= n;
-                        done[0] += n;
-                        if (fill == bs) {
-                            submit(stream, buf, fill, pool, inFlight, maxInFlight, out, records);
-                            buf = new byte[bs];
-                            fill = 0;
-                            if (progress != null) {
-                                progress.update(done[0], total);
-                            }
-                        }
+    /** A block on its way to the file: the stream it belongs to and its compression. */
+    private record Pending(StreamPlan stream, Future<Compressed> block) {
+    }
+
+    /**
+     * Fills the streams' block buffers and writes full blocks to the file, compressed ahead on a
+     * thread pool. Blocks are written in the order they fill, whatever their stream, so blocks
+     * of different streams may interleave in the file (FORMAT.md allows any stored order); each
+     * stream keeps its own list of block records for the block table.
+     */
+    private final class Blocks implements AutoCloseable {
+        private final FileChannel out;
+        private final ExecutorService pool;
+        /** At most 2 blocks per thread in flight: bounds memory to a few block sizes per thread. */
+        private final ArrayDeque<Pending> inFlight = new ArrayDeque<>();
+        private final int maxInFlight;
+        private final long total;
+        private final Progress progress;
+        private final byte[] chunk = new byte[1 << 16];
+        private long done;
+
+        Blocks(FileChannel out, int threads, long total, Progress progress) {
+            this.out = out;
+            this.pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "kmodpack-compress");
+                t.setDaemon(true);
+                return t;
+            }) : null;
+            this.maxInFlight = threads * 2;
+            this.total = total;
+            this.progress = progress;
+        }
+
+        /** Streams a file's content into a stream, checking that its size holds. */
+        void copy(StreamPlan stream, Node f) throws IOException {
+            long remaining = f.size;
+            try (InputStream in = f.content.open()) {
+                while (remaining > 0) {
+                    if (stream.buf == null) {
+                        stream.buf = new byte[stream.blockSize];
                     }
-                    if (in.read(chunk) >= 0) {
-                        throw new IOException(f.name() + ": file grew while it was being packed");
+                    int want = (int) Math.min(stream.blockSize - stream.fill, remaining);
+                    int n = in.read(stream.buf, stream.fill, want);
+                    if (n < 0) {
+                        throw new IOException(f.name() + ": file shrank while it was being packed");
+                    }
+                    stream.fill += n;
+                    stream.rawLength += n;
+                    remaining -= n;
+                    done += n;
+                    if (stream.fill == stream.blockSize) {
+                        submit(stream);
                     }
                 }
+                if (in.read(chunk) >= 0) {
+                    throw new IOException(f.name() + ": file grew while it was being packed");
+                }
             }
-            if (fill > 0) {
-                submit(stream, buf, fill, pool, inFlight, maxInFlight, out, records);
+        }
+
+        /** A file's whole content (it is at most {@link #ELF_MAX_FILE} bytes), checking its size. */
+        byte[] readWhole(Node f) throws IOException {
+            byte[] b = new byte[(int) f.size];
+            try (InputStream in = f.content.open()) {
+                if (in.readNBytes(b, 0, b.length) != b.length) {
+                    throw new IOException(f.name() + ": file shrank while it was being packed");
+                }
+                if (in.read(chunk) >= 0) {
+                    throw new IOException(f.name() + ": file grew while it was being packed");
+                }
             }
+            done += b.length;
+            return b;
+        }
+
+        void append(StreamPlan stream, byte[] src) throws IOException {
+            int at = 0;
+            while (at < src.length) {
+                if (stream.buf == null) {
+                    stream.buf = new byte[stream.blockSize];
+                }
+                int take = Math.min(stream.blockSize - stream.fill, src.length - at);
+                System.arraycopy(src, at, stream.buf, stream.fill, take);
+                stream.fill += take;
+                stream.rawLength += take;
+                at += take;
+                if (stream.fill == stream.blockSize) {
+                    submit(stream);
+                }
+            }
+        }
+
+        /** Ends a stream: its last, shorter block goes out now. */
+        void finish(StreamPlan stream) throws IOException {
+            if (stream.fill > 0) {
+                submit(stream);
+            }
+        }
+
+        /** Writes every block still in flight. */
+        void drain() throws IOException {
             while (!inFlight.isEmpty()) {
-                writeBlock(await(inFlight.poll()), out, records);
+                write(inFlight.poll());
             }
             if (progress != null) {
-                progress.update(done[0], total);
+                progress.update(done, total);
             }
-        } finally {
+        }
+
+        private void submit(StreamPlan stream) throws IOException {
+            byte[] buf = stream.buf;
+            int len = stream.fill;
+            stream.buf = null;
+            stream.fill = 0;
+            if (pool == null) {
+                writeBlock(stream, compressBlock(stream, buf, len));
+            } else {
+                inFlight.add(new Pending(stream, pool.submit(() -> compressBlock(stream, buf, len))));
+                while (inFlight.size() >= maxInFlight) {
+                    write(inFlight.poll());
+                }
+            }
+            if (progress != null) {
+                progress.update(done, total);
+            }
+        }
+
+        private void write(Pending p) throws IOException {
+            writeBlock(p.stream(), await(p.block()));
+        }
+
+        private void writeBlock(StreamPlan stream, Compressed c) throws IOException {
+            long at = out.position();
+            writeFully(out, ByteBuffer.wrap(c.data(), 0, c.length()));
+            stream.records.add(new BlockRecord(at, c.length(), c.flags(), c.storedCrc(), c.rawCrc()));
+        }
+
+        @Override
+        public void close() {
             if (pool != null) {
                 pool.shutdownNow();
             }
-        }
-        stream.blockCount = records.size() - before;
-    }
-
-    private void submit(StreamPlan stream, byte[] buf, int len, ExecutorService pool, ArrayDeque<Future<Compressed>> inFlight,
-                        int maxInFlight, FileChannel out, List<BlockRecord> records) throws IOException {
-        if (pool == null) {
-            writeBlock(compressBlock(stream, buf, len), out, records);
-            return;
-        }
-        inFlight.add(pool.submit(() -> compressBlock(stream, buf, len)));
-        while (inFlight.size() >= maxInFlight) {
-            writeBlock(await(inFlight.poll()), out, records);
         }
     }
 
@@ -414,26 +572,13 @@ public final class ImageWriter {
         }
     }
 
-    private static void writeBlock(Compressed c, FileChannel out, List<BlockRecord> records) throws IOException {
-        long at = out.position();
-        writeFully(out, ByteBuffer.wrap(c.data(), 0, c.length()));
-        records.add(new BlockRecord(at, c.length(), c.flags(), c.storedCrc(), c.rawCrc()));
-    }
-
-    private static byte[] buildIndex(List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf,
-                                     long[] dataOffset, List<BlockRecord> blocks, String kernelVersion) {
-        return buildIndex(false, order, indexOf, new int[order.size()], dataOffset, List.of(), blocks, kernelVersion);
-    }
-
-    private static byte[] buildIndexV2(List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf, int[] fileStream,
-                                       long[] dataOffset, List<StreamPlan> streams, List<BlockRecord> blocks, String kernelVersion) {
-        return buildIndex(true, order, indexOf, fileStream, dataOffset, streams, blocks, kernelVersion);
-    }
-
-    /** The index of FORMAT.md: version 1 without the stream table, version 2 with it. */
+    /**
+     * The index of FORMAT.md: version 1 without the stream table, version 2 with it. The ELF part
+     * start rows go at the end of the string table.
+     */
     private static byte[] buildIndex(boolean v2, List<Node> order, java.util.IdentityHashMap<Node, Integer> indexOf,
-                                     int[] fileStream, long[] dataOffset, List<StreamPlan> streams,
-                                     List<BlockRecord> blocks, String kernelVersion) {
+                                     int[] layout, long[] fileLocation, List<StreamPlan> streams,
+                                     List<BlockRecord> blocks, String kernelVersion, byte[] elfStarts) {
         // String table: names and link targets in entry order, then the kernel version, then stream names.
         java.io.ByteArrayOutputStream strings = new java.io.ByteArrayOutputStream();
         int n = order.size();
@@ -456,6 +601,8 @@ public final class ImageWriter {
             streamNameOff[s] = strings.size();
             strings.writeBytes(streams.get(s).name.getBytes(StandardCharsets.US_ASCII));
         }
+        int elfStartsOff = strings.size();
+        strings.writeBytes(elfStarts);
         byte[] st = strings.toByteArray();
 
         int streamTable = v2 ? ImageFormat.STREAM_RECORD_SIZE * streams.size() : 0;
@@ -467,7 +614,7 @@ public final class ImageWriter {
         for (int s = 0; v2 && s < streams.size(); s++) {
             StreamPlan sp = streams.get(s);
             b.putInt(streamNameOff[s]).putInt(sp.name.length()).put((byte) sp.codec.id).put(new byte[3])
-                    .putInt(sp.blockSize).putLong(sp.rawLength).putInt(sp.firstBlock).putInt(sp.blockCount);
+                    .putInt(sp.blockSize).putLong(sp.rawLength).putInt(sp.firstBlock).putInt(sp.records.size());
         }
         for (BlockRecord r : blocks) {
             b.putLong(r.offset()).putInt(r.storedLength()).putInt(r.flags()).putInt(r.storedCrc()).putInt(r.rawCrc());
@@ -481,9 +628,9 @@ public final class ImageWriter {
                 childCount = e.children.size();
                 location = childCount > 0 ? indexOf.get(e.children.get(0)) : 0;
             } else if (e.isFile()) {
-                location = dataOffset[i];
                 // Version 2: the layout word, transform in bits 0-7 and stream in bits 8-23.
-                childCount = v2 ? ImageFormat.TRANSFORM_IDENTITY | fileStream[i] << 8 : 0;
+                childCount = v2 ? layout[i] : 0;
+                location = (layout[i] & 0xff) == ImageFormat.TRANSFORM_ELF ? elfStartsOff + fileLocation[i] : fileLocation[i];
             } else {
                 location = linkOff[i];
             }

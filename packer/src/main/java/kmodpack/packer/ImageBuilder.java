@@ -24,6 +24,8 @@ public final class ImageBuilder {
     /** Chosen by measurement on Debian's trees; README.md, "Choosing a codec", says why. */
     public static final Codec DEFAULT_CODEC = Codec.XZ;
     public static final int DEFAULT_BLOCK_SIZE = 1 << 20;
+    /** Whole files by default: README.md, "Choosing a codec", gives the ELF layout's measured trade-off. */
+    public static final ImageWriter.Layout DEFAULT_LAYOUT = ImageWriter.Layout.PLAIN;
 
     public static ImageWriter.Summary build(Path versionDir, String kernelVersion, Path output,
                                             ImageWriter.Options options, ImageWriter.Progress progress) throws IOException {

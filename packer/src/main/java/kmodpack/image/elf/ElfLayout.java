@@ -309,6 +309,11 @@ final class ElfLayout {
         return file;
     }
 
+    /** The length of the file the parts rebuild, as part 0 says. */
+    long fileLength() {
+        return fileLength;
+    }
+
     /** The plan's pieces per stream (for tests and measurements). */
     List<List<Piece>> pieces() {
         return pieces;

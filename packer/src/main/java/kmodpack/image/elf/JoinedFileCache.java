@@ -1,0 +1,94 @@
+package kmodpack.image.elf;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+import kmodpack.image.ImageException;
+
+/**
+ * The last few files joined from their ELF parts, by entry: FUSE reads a module in many small
+ * pieces (128 KiB at most each), and joining it again for each would decode and copy its six
+ * parts as often. Least recently used files go first once the cache holds more than its byte
+ * budget; threads that want the same file at once share one join. The arrays handed out are
+ * shared: callers copy from them and never write to them.
+ */
+public final class JoinedFileCache {
+    /** Makes a file's bytes. */
+    @FunctionalInterface
+    public interface Joiner {
+        byte[] join() throws IOException;
+    }
+
+    private final long budget;
+    private long held;
+    private final LinkedHashMap<Integer, byte[]> files = new LinkedHashMap<>(16, 0.75f, true);
+    private final Map<Integer, CompletableFuture<byte[]>> joining = new HashMap<>();
+
+    /** A cache that holds at most {@code budget} bytes of files; a larger file is joined but not kept. */
+    public JoinedFileCache(long budget) {
+        this.budget = budget;
+    }
+
+    /** The file of entry {@code entry}, from the cache or joined now. */
+    public byte[] get(int entry, Joiner joiner) throws IOException {
+        CompletableFuture<byte[]> mine;
+        CompletableFuture<byte[]> theirs;
+        synchronized (this) {
+            byte[] hit = files.get(entry);
+            if (hit != null) {
+                return hit;
+            }
+            theirs = joining.get(entry);
+            mine = theirs == null ? new CompletableFuture<>() : null;
+            if (mine != null) {
+                joining.put(entry, mine);
+            }
+        }
+        if (theirs != null) {
+            try {
+                return theirs.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw new ImageException("entry " + entry + ": " + e.getCause(), e.getCause());
+            }
+        }
+        byte[] file;
+        try {
+            file = joiner.join();
+        } catch (IOException | RuntimeException | Error e) {
+            synchronized (this) {
+                joining.remove(entry);
+            }
+            mine.completeExceptionally(e);
+            throw e;
+        }
+        synchronized (this) {
+            joining.remove(entry);
+            if (file.length <= budget) {
+                files.put(entry, file);
+                held += file.length;
+                var it = files.values().iterator();
+                while (held > budget) {
+                    held -= it.next().length;
+                    it.remove();
+                }
+            }
+        }
+        mine.complete(file);
+        return file;
+    }
+
+    /** Whether entry's file is in the cache now (for tests). */
+    public synchronized boolean holds(int entry) {
+        return files.containsKey(entry);
+    }
+}
