@@ -109,10 +109,33 @@ public enum Codec {
     }
 
     /**
+     * How an LZMA2 encoder models a stream: the literal context and position bits (lc, lp) and the
+     * position bits of matches (pb), and the match finder's effort (nice length, depth; 0 keeps
+     * the level's own). Decoders read lc, lp and pb from the stream; they need not be told.
+     */
+    public record XzTuning(int lc, int lp, int pb, int niceLen, int depth) {
+        /** What a level gives: xz's lc=3 lp=0 pb=2, and the match finder limits of {@link #XZ_NICE_LEN}. */
+        static XzTuning of(int level) {
+            return new XzTuning(3, 0, 2, Codec.niceLen(level), Codec.depth(level));
+        }
+
+        public XzTuning {
+            if (lc < 0 || lp < 0 || lc + lp > 4 || pb < 0 || pb > 4 || niceLen < 0 || niceLen > 273 || depth < 0) {
+                throw new IllegalArgumentException("bad LZMA2 tuning");
+            }
+        }
+    }
+
+    /**
      * Compresses {@code len} bytes; returns null when the result would not be smaller than the
      * input, so the caller stores the block raw instead.
      */
     byte[] compress(byte[] src, int len, int level, int blockSize) throws IOException {
+        return compress(src, len, level, blockSize, this == XZ ? XzTuning.of(level) : null);
+    }
+
+    /** Like {@link #compress(byte[], int, int, int)}, xz with the given tuning (null: the level's). */
+    byte[] compress(byte[] src, int len, int level, int blockSize, XzTuning tuning) throws IOException {
         switch (this) {
             case NONE:
                 return null;
@@ -125,14 +148,19 @@ public enum Codec {
             }
             case XZ: {
                 int dict = xzDictSize(blockSize);
+                XzTuning t = tuning != null ? tuning : XzTuning.of(level);
                 if (NativeLzma.available()) {
-                    return NativeLzma.compress(src, len, level, dict, niceLen(level), depth(level));
+                    return NativeLzma.compress(src, len, level, dict, t);
                 }
                 LZMA2Options opts = new LZMA2Options(level);
                 opts.setDictSize(dict);
-                if (level == 6) {
-                    opts.setNiceLen(XZ_NICE_LEN);
-                    opts.setDepthLimit(XZ_DEPTH);
+                opts.setLcLp(t.lc(), t.lp());
+                opts.setPb(t.pb());
+                if (t.niceLen() > 0) {
+                    opts.setNiceLen(t.niceLen());
+                }
+                if (t.depth() > 0) {
+                    opts.setDepthLimit(t.depth());
                 }
                 ByteArrayOutputStream bos = new ByteArrayOutputStream(len / 3 + 64);
                 try (var out = opts.getOutputStream(new FinishableWrapperOutputStream(bos))) {

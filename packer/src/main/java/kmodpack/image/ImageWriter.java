@@ -264,7 +264,9 @@ public final class ImageWriter {
         int elfFirst = streams.size();
         if (elf) {
             for (String name : ElfStreams.STREAM_NAMES) {
-                streams.add(new StreamPlan(name, options.codec(), options.level(), options.blockSize()));
+                StreamPlan sp = new StreamPlan(name, options.codec(), options.level(), options.blockSize());
+                sp.elfPart = streams.size() - elfFirst;
+                streams.add(sp);
             }
         }
         long total = 0;
@@ -289,6 +291,9 @@ public final class ImageWriter {
                     byte[] bytes = blocks.readWhole(f);
                     byte[][] parts = ElfStreams.split(bytes);
                     if (parts != null) {
+                        if (firstElf == null) {
+                            firstElf = Arrays.copyOf(bytes, 20);
+                        }
                         layout[i] = ImageFormat.TRANSFORM_ELF | elfFirst << 8;
                         location[i] = elfStarts.size();
                         ByteBuffer row = ByteBuffer.allocate(ImageFormat.ELF_START_ROW).order(ByteOrder.LITTLE_ENDIAN);
@@ -375,6 +380,8 @@ public final class ImageWriter {
         final int level;
         final int blockSize;
         final List<BlockRecord> records = new ArrayList<>();
+        /** The ELF part this stream holds, or -1. */
+        int elfPart = -1;
         byte[] buf;
         int fill;
         long rawLength;
@@ -518,10 +525,11 @@ public final class ImageWriter {
             int len = stream.fill;
             stream.buf = null;
             stream.fill = 0;
+            Codec.XzTuning tuning = elfTuning(stream);
             if (pool == null) {
-                writeBlock(stream, compressBlock(stream, buf, len));
+                writeBlock(stream, compressBlock(stream, tuning, buf, len));
             } else {
-                inFlight.add(new Pending(stream, pool.submit(() -> compressBlock(stream, buf, len))));
+                inFlight.add(new Pending(stream, pool.submit(() -> compressBlock(stream, tuning, buf, len))));
                 while (inFlight.size() >= maxInFlight) {
                     write(inFlight.poll());
                 }
@@ -549,9 +557,37 @@ public final class ImageWriter {
         }
     }
 
-    private static Compressed compressBlock(StreamPlan stream, byte[] raw, int len) throws IOException {
+    /** The start of the first file cut into ELF parts: its class and machine choose the streams' tuning. */
+    private byte[] firstElf;
+
+    /**
+     * How the xz encoder models an ELF part's stream (null: the level's own settings). Measured
+     * on Debian's trees (README.md, "Choosing a codec"): the match finder's full effort pays on
+     * these streams, whose matches are longer; relocation columns are 8-byte (ELF32: 4-byte)
+     * words, so literals and matches are modelled by position in a word; arm64 code is 4-byte
+     * instructions.
+     */
+    private Codec.XzTuning elfTuning(StreamPlan stream) {
+        if (stream.codec != Codec.XZ || stream.elfPart < 0 || firstElf == null) {
+            return null;
+        }
+        boolean is64 = firstElf[4] == 2;
+        int machine = firstElf[5] == 2 ? (firstElf[18] & 0xff) << 8 | (firstElf[19] & 0xff)
+                : (firstElf[18] & 0xff) | (firstElf[19] & 0xff) << 8;
+        if (stream.elfPart == ElfStreams.STREAM_NAMES.indexOf("rela")) {
+            return is64 ? new Codec.XzTuning(0, 3, 3, 0, 0) : new Codec.XzTuning(0, 2, 2, 0, 0);
+        }
+        if (stream.elfPart == ElfStreams.STREAM_NAMES.indexOf("code") && machine == EM_AARCH64) {
+            return new Codec.XzTuning(2, 2, 2, 0, 0);
+        }
+        return new Codec.XzTuning(3, 0, 2, 0, 0);
+    }
+
+    private static final int EM_AARCH64 = 183;
+
+    private static Compressed compressBlock(StreamPlan stream, Codec.XzTuning tuning, byte[] raw, int len) throws IOException {
         int rawCrc = ModuleImage.crc(raw, 0, len);
-        byte[] c = stream.codec.compress(raw, len, stream.level, stream.blockSize);
+        byte[] c = stream.codec.compress(raw, len, stream.level, stream.blockSize, tuning);
         if (c == null) {
             return new Compressed(raw, len, ImageFormat.BLOCK_FLAG_RAW, rawCrc, rawCrc);
         }

@@ -46,6 +46,9 @@ final class NativeLzma {
 
     // Offsets in lzma_options_lzma (LP64: x86_64 and aarch64 alike); see lzma/lzma12.h.
     private static final int OPT_DICT_SIZE = 0;
+    private static final int OPT_LC = 20;
+    private static final int OPT_LP = 24;
+    private static final int OPT_PB = 28;
     private static final int OPT_NICE_LEN = 36;
     private static final int OPT_DEPTH = 44;
     /** The struct is 112 bytes in liblzma 5.x; room to spare for its reserved fields. */
@@ -77,18 +80,21 @@ final class NativeLzma {
      * Compresses with an xz preset and the given overrides (0 keeps the preset's value); returns
      * null when the output would not fit in {@code len} bytes (the caller stores the block raw).
      */
-    static byte[] compress(byte[] src, int len, int preset, int dictSize, int niceLen, int depth) {
+    static byte[] compress(byte[] src, int len, int preset, int dictSize, Codec.XzTuning t) {
         Memory options = new Memory(OPT_SIZE);
         options.clear();
         if (LIB.lzma_lzma_preset(options, preset) != 0) {
             throw new IllegalArgumentException("liblzma refused preset " + preset);
         }
         options.setInt(OPT_DICT_SIZE, dictSize);
-        if (niceLen > 0) {
-            options.setInt(OPT_NICE_LEN, niceLen);
+        options.setInt(OPT_LC, t.lc());
+        options.setInt(OPT_LP, t.lp());
+        options.setInt(OPT_PB, t.pb());
+        if (t.niceLen() > 0) {
+            options.setInt(OPT_NICE_LEN, t.niceLen());
         }
-        if (depth > 0) {
-            options.setInt(OPT_DEPTH, depth);
+        if (t.depth() > 0) {
+            options.setInt(OPT_DEPTH, t.depth());
         }
         Memory filters = filterChain(options);
         byte[] out = new byte[len];

@@ -85,6 +85,14 @@ public final class ElfStreamsBench {
             names.add(rel);
             extents.add(ext);
         }
+        String dump = System.getProperty("kmodpack.dumpStreams");
+        if (dump != null) {
+            // each stream's raw bytes to DIR/NAME, for trying other encoder settings on them
+            Files.createDirectories(Path.of(dump));
+            for (Stream_ st : streams) {
+                Files.write(Path.of(dump, st.name.replace(' ', '-')), st.bytes.toByteArray());
+            }
+        }
         ExecutorService pool = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors());
         try {
             pack(whole, block, pool);
