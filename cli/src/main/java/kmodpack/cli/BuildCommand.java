@@ -49,6 +49,10 @@ final class BuildCommand implements Callable<Integer> {
             description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
     Long blockSize;
 
+    @Option(names = "--layout", paramLabel = "LAYOUT", converter = LayoutConverter.class, completionCandidates = LayoutNames.class,
+            description = "One of ${COMPLETION-CANDIDATES}: plain (each file whole, the default) or elf (each module cut into six streams of like sections: smaller, more blocks to decode per module).")
+    ImageWriter.Layout layout = ImageBuilder.DEFAULT_LAYOUT;
+
     @Option(names = "--best", description = "Smallest image, slower to pack and to read one module: xz level 9 with 4M blocks (unless --level or --block-size say otherwise).")
     boolean best;
 
@@ -67,6 +71,27 @@ final class BuildCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
+        }
+    }
+
+    /** plain or elf. */
+    static final class LayoutConverter implements CommandLine.ITypeConverter<ImageWriter.Layout> {
+        @Override
+        public ImageWriter.Layout convert(String value) {
+            for (ImageWriter.Layout l : ImageWriter.Layout.values()) {
+                if (l.displayName().equals(value)) {
+                    return l;
+                }
+            }
+            throw new CommandLine.TypeConversionException("unknown layout '" + value + "' (choose plain or elf)");
+        }
+    }
+
+    /** What shell completion offers for --layout. */
+    static final class LayoutNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return java.util.Arrays.stream(ImageWriter.Layout.values()).map(ImageWriter.Layout::displayName).iterator();
         }
     }
 
@@ -94,7 +119,7 @@ final class BuildCommand implements Callable<Integer> {
             if (bs > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("block size " + bs + " is too large");
             }
-            options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads);
+            options = new ImageWriter.Options(c, level == null ? c.defaultLevel : level, (int) bs, threads).withLayout(layout);
             if (deb != null && version != null) {
                 throw new IllegalArgumentException("--deb takes the version from the package: give no VERSION");
             }

@@ -55,7 +55,7 @@ final class MountCommand implements Callable<Integer> {
         args.add("--");
         args.add(plan.image().toString());
         args.add(plan.mountPoint().toString());
-        int heap = Mounter.heapMegabytes(plan.blockSize(), Runtime.getRuntime().availableProcessors());
+        int heap = plan.heapMegabytes(Runtime.getRuntime().availableProcessors());
         Background.start(Background.javaCommand(Main.class.getName(), args, heap));
         return 0;
     }

@@ -19,7 +19,12 @@ public final class Mounter {
     }
 
     /** A mount that passed every check that can be made before mounting. */
-    public record Plan(Path image, Path mountPoint, String libfuseOptions, String version, int blockSize) {
+    public record Plan(Path image, Path mountPoint, String libfuseOptions, String version, int blockSize,
+                       long joinBytes) {
+        /** The heap the server of this plan needs (see {@link #heapMegabytes}). */
+        public int heapMegabytes(int cores) {
+            return Mounter.heapMegabytes(blockSize, cores) + (int) ((joinBytes + (1 << 20) - 1) >> 20);
+        }
     }
 
     /**
@@ -43,9 +48,11 @@ public final class Mounter {
         Path abs = image.toAbsolutePath().normalize();
         String version;
         int blockSize;
+        long joinBytes;
         try (ModuleImage img = ModuleImage.open(abs)) {
             version = img.kernelVersion();
             blockSize = img.blockSize();
+            joinBytes = img.joinBytes();
         }
         if (!Files.isRegularFile(abs)) {
             throw new MountException(image + ": not a regular file");
@@ -55,7 +62,7 @@ public final class Mounter {
         Path mp = mountPoint != null ? mountPoint : defaultMountPoint(Path.of(MODULES_ROOT), version);
         Path canonical = Unmounter.canonical(mp);
         Unmounter.checkMountPoint(canonical);
-        return new Plan(abs, canonical, libfuse, version, blockSize);
+        return new Plan(abs, canonical, libfuse, version, blockSize, joinBytes);
     }
 
     /** Where kernels keep their module trees; the default mount point is a directory in it. */

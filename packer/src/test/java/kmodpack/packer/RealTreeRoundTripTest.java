@@ -24,10 +24,14 @@ class RealTreeRoundTripTest {
     Path tmp;
 
     private void roundTrip(String arch, Codec codec, int level) throws IOException {
+        roundTrip(arch, codec, level, ImageWriter.Layout.PLAIN);
+    }
+
+    private void roundTrip(String arch, Codec codec, int level, ImageWriter.Layout layout) throws IOException {
         KernelTrees.Tree tree = KernelTrees.get(arch);
         Path image = tmp.resolve("modules-" + tree.version());
         ImageWriter.Summary s = ImageBuilder.build(tree.modulesDir(), tree.version(), image,
-                new ImageWriter.Options(codec, level, 1 << 20, Runtime.getRuntime().availableProcessors()), null);
+                new ImageWriter.Options(codec, level, 1 << 20, Runtime.getRuntime().availableProcessors()).withLayout(layout), null);
         assertTrue(s.files() > 3000, "a real tree has thousands of modules");
         Path out = tmp.resolve("out");
         try (ModuleImage img = ModuleImage.open(image)) {
@@ -48,5 +52,16 @@ class RealTreeRoundTripTest {
     @Test
     void arm64TreeRoundTripsThroughXz() throws IOException {
         roundTrip("arm64", Codec.XZ, 0);
+    }
+
+    /** The ELF layout: every module cut into six streams and joined back. */
+    @Test
+    void amd64TreeRoundTripsWithTheElfLayout() throws IOException {
+        roundTrip("amd64", Codec.XZ, 0, ImageWriter.Layout.ELF);
+    }
+
+    @Test
+    void arm64TreeRoundTripsWithTheElfLayout() throws IOException {
+        roundTrip("arm64", Codec.LZ4, 0, ImageWriter.Layout.ELF);
     }
 }

@@ -13,7 +13,8 @@ import kmodpack.image.ImageException;
  * The last few files joined from their ELF parts, by entry: FUSE reads a module in many small
  * pieces (128 KiB at most each), and joining it again for each would decode and copy its six
  * parts as often. Least recently used files go first once the cache holds more than its byte
- * budget; threads that want the same file at once share one join. The arrays handed out are
+ * budget, but the file joined last always stays, however large; threads that want the same file
+ * at once share one join. The arrays handed out are
  * shared: callers copy from them and never write to them.
  */
 public final class JoinedFileCache {
@@ -28,7 +29,7 @@ public final class JoinedFileCache {
     private final LinkedHashMap<Integer, byte[]> files = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<Integer, CompletableFuture<byte[]>> joining = new HashMap<>();
 
-    /** A cache that holds at most {@code budget} bytes of files; a larger file is joined but not kept. */
+    /** A cache that holds at most {@code budget} bytes of files, or the one file joined last. */
     public JoinedFileCache(long budget) {
         this.budget = budget;
     }
@@ -73,14 +74,13 @@ public final class JoinedFileCache {
         }
         synchronized (this) {
             joining.remove(entry);
-            if (file.length <= budget) {
-                files.put(entry, file);
-                held += file.length;
-                var it = files.values().iterator();
-                while (held > budget) {
-                    held -= it.next().length;
-                    it.remove();
-                }
+            files.put(entry, file);
+            held += file.length;
+            var it = files.values().iterator();
+            // the file joined last stays, whatever its size: the next read is most likely its next piece
+            while (held > budget && files.size() > 1) {
+                held -= it.next().length;
+                it.remove();
             }
         }
         mine.complete(file);

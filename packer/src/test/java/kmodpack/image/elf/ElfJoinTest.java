@@ -156,8 +156,11 @@ class ElfJoinTest {
         cache.get(3, () -> new byte[30]);       // 120 bytes: the least recently used goes
         assertFalse(cache.holds(1));
         assertTrue(cache.holds(2) && cache.holds(3));
-        cache.get(4, () -> new byte[101]);      // over the budget: joined, not kept
-        assertFalse(cache.holds(4));
+        cache.get(4, () -> new byte[101]);      // over the budget: kept alone, as the last one joined
+        assertTrue(cache.holds(4));
+        assertFalse(cache.holds(2) || cache.holds(3));
+        cache.get(6, () -> new byte[10]);
+        assertTrue(cache.holds(6) && !cache.holds(4));
         assertThrows(ImageException.class, () -> cache.get(5, () -> {
             throw new ImageException("damaged");
         }));
