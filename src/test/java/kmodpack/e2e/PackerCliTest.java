@@ -11,6 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import kmodpack.image.Codec;
+import kmodpack.image.ImageLayout;
+import kmodpack.image.ImageLayout.Header;
 import kmodpack.testkit.KernelTrees;
 import kmodpack.testkit.TreeAssert;
 import org.junit.jupiter.api.BeforeAll;
@@ -181,20 +184,13 @@ class PackerCliTest {
 
     /** A 377-byte file whose header claims a 2 GiB index (valid checksums, as an attacker writes them). */
     static byte[] hugeIndexClaim() {
-        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(377).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        h.put("KMODPACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort((short) 1).putShort((short) 0);
-        h.put(12, (byte) 2).put(13, (byte) 2).putInt(16, 1 << 20).putLong(32, 64).putLong(40, 377 - 64);
-        h.putInt(48, Integer.MAX_VALUE - 16);
-        byte[] f = h.array();
-        for (int i = 64; i < 377; i++) {
+        byte[] f = new byte[377];
+        for (int i = Header.SIZE; i < f.length; i++) {
             f[i] = (byte) (i * 31);
         }
-        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
-        c.update(f, 64, 377 - 64);
-        h.putInt(52, (int) c.getValue());
-        c.reset();
-        c.update(f, 0, 60);
-        h.putInt(60, (int) c.getValue());
+        byte[] h = new Header(1, 0, Codec.XZ.id, Codec.XZ.id, 1 << 20, 0, Header.SIZE, f.length - Header.SIZE,
+                Integer.MAX_VALUE - 16, ImageLayout.crc(f, Header.SIZE, f.length - Header.SIZE), 0).encode();
+        System.arraycopy(h, 0, f, 0, Header.SIZE);
         return f;
     }
 

@@ -77,8 +77,7 @@ public final class ImageModuleTree implements ModuleTree {
             Thread t = new Thread(() -> {
                 try {
                     ImageEntry e = resolve(p);
-                    int[] range = e == null ? null : image.blockRange(e);
-                    for (int b = range == null ? 0 : range[0]; range != null && b <= range[1]; b++) {
+                    for (int b : e == null ? new int[0] : image.blocksOf(e)) {
                         image.preload(b);
                     }
                 } catch (IOException | RuntimeException ignored) {
