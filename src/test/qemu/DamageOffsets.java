@@ -11,12 +11,20 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 
+import kmodpack.image.ImageLayout;
+import kmodpack.image.ImageLayout.BlockRecord;
+import kmodpack.image.ImageLayout.EntryRecord;
+import kmodpack.image.ImageLayout.Header;
+import kmodpack.image.ImageLayout.IndexHeader;
+import kmodpack.image.ImageLayout.StreamRecord;
+
 /**
  * Picks byte offsets that damage one file of a kmodpack image and nothing else the test loads.
  *
  * Usage: java -cp kmodpack.jar DamageOffsets.java IMAGE TARGET [KEEP...]
  *
- * Reads the image by docs/FORMAT.md alone (not through kmodpack's reader), finds the stored blocks
+ * Reads the image by docs/FORMAT.md (through the format's record layouts, kmodpack.image.ImageLayout,
+ * but not through kmodpack's reader or its checks), finds the stored blocks
  * holding TARGET (a path inside the tree), refuses if any of them also holds a byte of a KEEP file,
  * and prints one offset per block, in the middle of its stored bytes, where the byte is not 0x55
  * (the guest writes 0x55 there).
@@ -33,47 +41,42 @@ public final class DamageOffsets {
             System.exit(2);
         }
         try (FileChannel ch = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ)) {
-            ByteBuffer h = read(ch, 0, 64);
-            if (!new String(h.array(), 0, 8, StandardCharsets.US_ASCII).equals("KMODPACK")) {
+            byte[] hb = read(ch, 0, Header.SIZE).array();
+            if (!Header.hasMagic(hb)) {
                 throw new IOException("not a kmodpack image");
             }
-            int major = h.getShort(8) & 0xffff;
-            int indexCodec = h.get(13) & 0xff;
-            long blockSize = h.getInt(16) & 0xffffffffL;
-            long indexOffset = h.getLong(32);
-            long indexStored = h.getLong(40);
-            int indexRaw = h.getInt(48);
-            byte[] stored = read(ch, indexOffset, Math.toIntExact(indexStored)).array();
-            ByteBuffer ix = ByteBuffer.wrap(decode(indexCodec, stored, indexRaw)).order(ByteOrder.LITTLE_ENDIAN);
-            int entryCount = ix.getInt(0), blockCount = ix.getInt(4);
-            int streamCount = major == 1 ? 0 : ix.getInt(20);
+            Header h = Header.decode(hb);
+            int major = h.major();
+            byte[] stored = read(ch, h.indexOffset(), Math.toIntExact(h.indexStoredLength())).array();
+            ByteBuffer ix = ByteBuffer.wrap(decode(h.indexCodec(), stored, h.indexRawLength())).order(ByteOrder.LITTLE_ENDIAN);
+            IndexHeader ih = IndexHeader.decode(ix, major);
+            int entryCount = ih.entryCount(), blockCount = ih.blockCount();
             List<Stream> streams = new ArrayList<>();
-            for (int s = 0; s < streamCount; s++) {
-                int r = 32 + 32 * s;
-                streams.add(new Stream(ix.getInt(r + 12) & 0xffffffffL, ix.getInt(r + 24) & 0xffffffffL));
+            for (int s = 0; s < ih.streamCount(); s++) {
+                StreamRecord r = StreamRecord.decode(ix, ih.streamsAt() + StreamRecord.SIZE * s);
+                streams.add(new Stream(r.blockSize() & 0xffffffffL, r.firstBlock() & 0xffffffffL));
             }
             if (major == 1) {
-                streams.add(new Stream(blockSize, 0));
+                streams.add(new Stream(h.blockSize() & 0xffffffffL, 0));
             }
-            int blocksAt = 32 + 32 * streamCount, entriesAt = blocksAt + 24 * blockCount, stringsAt = entriesAt + 56 * entryCount;
             List<Block> blocks = new ArrayList<>();
             for (int i = 0; i < blockCount; i++) {
-                int b = blocksAt + 24 * i;
-                blocks.add(new Block(ix.getLong(b), ix.getInt(b + 8)));
+                BlockRecord r = BlockRecord.decode(ix, ih.blocksAt() + BlockRecord.SIZE * i);
+                blocks.add(new Block(r.offset(), r.storedLength()));
             }
             List<Entry> entries = new ArrayList<>();
             for (int i = 0; i < entryCount; i++) {
-                int e = entriesAt + 56 * i;
-                byte[] name = new byte[ix.getInt(e + 8)];
-                ix.get(stringsAt + ix.getInt(e + 4), name);
-                entries.add(new Entry(ix.getInt(e), new String(name, StandardCharsets.UTF_8), ix.getInt(e + 12),
-                        ix.getInt(e + 36), ix.getLong(e + 40), ix.getLong(e + 48)));
+                EntryRecord r = EntryRecord.decode(ix, Math.toIntExact(ih.entriesAt() + (long) EntryRecord.SIZE * i));
+                byte[] name = new byte[r.nameLength()];
+                ix.get(Math.toIntExact(ih.stringsAt() + r.nameOffset()), name);
+                entries.add(new Entry(r.parent(), new String(name, StandardCharsets.UTF_8), r.mode(),
+                        r.childCountOrLayout(), r.size(), r.location()));
             }
             // Version 2: a regular file's child count field is its layout word, stream in bits 8-23.
             for (int i = 0; i < entryCount; i++) {
                 Entry en = entries.get(i);
-                if (major != 1 && (en.mode() & 0170000) == 0100000 && (en.childCount() & 0xff) != 0) {
-                    throw new IOException(en.name() + ": transform " + (en.childCount() & 0xff) + " is not handled here");
+                if (major != 1 && (en.mode() & 0170000) == 0100000 && ImageLayout.transformOf(en.childCount()) != 0) {
+                    throw new IOException(en.name() + ": transform " + ImageLayout.transformOf(en.childCount()) + " is not handled here");
                 }
             }
             TreeSet<Long> keep = new TreeSet<>();
@@ -100,7 +103,7 @@ public final class DamageOffsets {
         if ((e.mode() & 0170000) != 0100000 || e.size() == 0) {
             throw new IOException(e.name() + " is not a non-empty regular file");
         }
-        Stream s = streams.get(major == 1 ? 0 : (e.childCount() >>> 8) & 0xffff);
+        Stream s = streams.get(major == 1 ? 0 : ImageLayout.streamOf(e.childCount()));
         long blockSize = s.blockSize();
         List<Long> r = new ArrayList<>();
         for (long b = e.location() / blockSize; b <= (e.location() + e.size() - 1) / blockSize; b++) {

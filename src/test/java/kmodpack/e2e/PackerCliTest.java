@@ -11,6 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import kmodpack.image.Codec;
+import kmodpack.image.ImageLayout;
+import kmodpack.image.ImageLayout.Header;
 import kmodpack.testkit.KernelTrees;
 import kmodpack.testkit.TreeAssert;
 import org.junit.jupiter.api.BeforeAll;
@@ -169,6 +172,35 @@ class PackerCliTest {
         }
     }
 
+    /** cat, ls and extract resolve links as the kernel would under the tree's directory. */
+    @Test
+    void catLsAndExtractFollowLinksInsideTheTree() throws Exception {
+        Path mods = tmp.resolve("links/lib/modules/v");
+        Files.createDirectories(mods.resolve("kernel/fs"));
+        Files.writeString(mods.resolve("kernel/fs/a.ko"), "module a");
+        Files.createSymbolicLink(mods.resolve("updates"), Path.of("kernel"));
+        Files.createSymbolicLink(mods.resolve("kernel/fs/same.ko"), Path.of("../fs/a.ko"));
+        Files.createSymbolicLink(mods.resolve("loop"), Path.of("loop"));
+        Files.createSymbolicLink(mods.resolve("build"), Path.of("/usr/src/linux-headers-v"));
+        Path img = tmp.resolve("links.img");
+        assertEquals(0, Kmodpack.run("build", "-b", tmp.resolve("links").toString(), "-o", img.toString(), "v").exit());
+
+        for (String p : List.of("updates/fs/a.ko", "kernel/fs/same.ko", "updates/fs/same.ko")) {
+            Kmodpack.Result cat = Kmodpack.run("cat", img.toString(), p);
+            assertEquals("module a", cat.out(), cat.toString());
+        }
+        assertOneLineError(Kmodpack.run("cat", img.toString(), "loop"), "too many levels of symbolic links");
+        assertOneLineError(Kmodpack.run("cat", img.toString(), "build"), "not in");
+        Kmodpack.Result ls = Kmodpack.run("ls", img.toString(), "updates/fs");
+        assertEquals("a.ko\nsame.ko\n", ls.out(), ls.toString());
+        Kmodpack.Result lsl = Kmodpack.run("ls", "-l", img.toString(), "updates/fs/same.ko");
+        assertTrue(lsl.out().endsWith("same.ko -> ../fs/a.ko\n"), lsl.toString());
+        // A link named last is extracted as the link; the directories it lies in come with it.
+        Path out = tmp.resolve("links-out");
+        assertEquals(0, Kmodpack.run("extract", img.toString(), out.toString(), "updates/fs/same.ko").exit());
+        assertEquals(Path.of("../fs/a.ko"), Files.readSymbolicLink(out.resolve("kernel/fs/same.ko")));
+    }
+
     /** GNU ls's own listing of a directory in a UTF-8 locale, one name a line, byte order. */
     static String gnuLs(Path dir, String style) throws Exception {
         ProcessBuilder pb = new ProcessBuilder("ls", style, "-1", dir.toString());
@@ -181,20 +213,13 @@ class PackerCliTest {
 
     /** A 377-byte file whose header claims a 2 GiB index (valid checksums, as an attacker writes them). */
     static byte[] hugeIndexClaim() {
-        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(377).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        h.put("KMODPACK".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort((short) 1).putShort((short) 0);
-        h.put(12, (byte) 2).put(13, (byte) 2).putInt(16, 1 << 20).putLong(32, 64).putLong(40, 377 - 64);
-        h.putInt(48, Integer.MAX_VALUE - 16);
-        byte[] f = h.array();
-        for (int i = 64; i < 377; i++) {
+        byte[] f = new byte[377];
+        for (int i = Header.SIZE; i < f.length; i++) {
             f[i] = (byte) (i * 31);
         }
-        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
-        c.update(f, 64, 377 - 64);
-        h.putInt(52, (int) c.getValue());
-        c.reset();
-        c.update(f, 0, 60);
-        h.putInt(60, (int) c.getValue());
+        byte[] h = new Header(1, 0, Codec.XZ.id, Codec.XZ.id, 1 << 20, 0, Header.SIZE, f.length - Header.SIZE,
+                Integer.MAX_VALUE - 16, ImageLayout.crc(f, Header.SIZE, f.length - Header.SIZE), 0).encode();
+        System.arraycopy(h, 0, f, 0, Header.SIZE);
         return f;
     }
 

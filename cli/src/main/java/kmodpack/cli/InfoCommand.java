@@ -9,6 +9,7 @@ import java.util.regex.Pattern;
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ImageFormat;
 import kmodpack.image.ModuleImage;
+import kmodpack.image.StreamInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -44,7 +45,7 @@ final class InfoCommand implements Callable<Integer> {
             System.out.println("format:         " + img.formatMajor() + "." + ImageFormat.MINOR);
             System.out.println("codec:          " + img.codec().displayName());
             System.out.println("block size:     " + Units.binary(img.blockSize()) + " (" + img.blockCount() + " blocks)");
-            for (ModuleImage.StreamInfo s : img.streams()) {
+            for (StreamInfo s : img.streams()) {
                 System.out.println("stream " + String.format(Locale.ROOT, "%-8s", s.name() + ":") + s.codec().displayName() + ", "
                         + Units.binary(s.blockSize()) + " blocks (" + s.blockCount() + "), " + Units.mb(s.rawLength()));
             }

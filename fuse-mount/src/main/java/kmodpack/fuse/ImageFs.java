@@ -297,6 +297,9 @@ public final class ImageFs extends FuseStubFS {
     }
 
     private void readAheadAfter(int block) {
+        if (block < 0) {
+            return;     // the file's bytes do not follow one run of blocks: nothing to read ahead
+        }
         for (int b = block + 1; b <= block + readAheadBlocks && b < image.blockCount(); b++) {
             decodeAhead(b);
         }

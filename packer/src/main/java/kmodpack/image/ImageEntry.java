@@ -19,9 +19,11 @@ public final class ImageEntry {
     final long location;
     /** Regular files: the stream that holds the bytes (0 in a version 1 image). */
     final int stream;
+    /** Regular files: how the bytes are made from the streams (FORMAT.md, Streams); 0 is identity. */
+    final int transform;
 
     ImageEntry(int index, int parent, String name, int mode, int uid, int gid, long mtimeSeconds,
-               int mtimeNanos, int childCount, long size, long location, int stream) {
+               int mtimeNanos, int childCount, long size, long location, int stream, int transform) {
         this.index = index;
         this.parent = parent;
         this.name = name;
@@ -34,6 +36,7 @@ public final class ImageEntry {
         this.size = size;
         this.location = location;
         this.stream = stream;
+        this.transform = transform;
     }
 
     /** Inode number: stable for a given image, 1 for the root. */

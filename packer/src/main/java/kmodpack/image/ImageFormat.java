@@ -14,12 +14,7 @@ public final class ImageFormat {
     /** The first version, still read (and written on request, for tests and old readers). */
     public static final int MAJOR_V1 = 1;
 
-    public static final int HEADER_SIZE = 64;
-    static final int INDEX_HEADER_SIZE = 32;
-    static final int BLOCK_RECORD_SIZE = 24;
-    static final int ENTRY_RECORD_SIZE = 56;
-    /** Version 2: one record per stream, between the index header and the block table. */
-    static final int STREAM_RECORD_SIZE = 32;
+    // Record layouts (sizes, field offsets, encoding) are in ImageLayout.
 
     /** Version 2 transforms (the low 8 bits of a regular file's layout word). */
     static final int TRANSFORM_IDENTITY = 0;
@@ -43,8 +38,6 @@ public final class ImageFormat {
 
     public static final int MIN_BLOCK_SIZE = 4096;
     public static final int MAX_BLOCK_SIZE = 64 << 20;
-
-    static final int BLOCK_FLAG_RAW = 1;
 
     public static final int S_IFMT = 0170000;
     public static final int S_IFDIR = 0040000;

@@ -3,7 +3,6 @@ package kmodpack.image;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -16,6 +15,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+
+import kmodpack.image.ImageLayout.BlockRecord;
+import kmodpack.image.ImageLayout.EntryRecord;
+import kmodpack.image.ImageLayout.IndexHeader;
+import kmodpack.image.ImageLayout.StreamRecord;
 
 /**
  * Writes an image (docs/FORMAT.md) from a tree of {@link Node}s. File contents are streamed
@@ -242,7 +246,7 @@ public final class ImageWriter {
             total += at;
         }
 
-        out.position(ImageFormat.HEADER_SIZE);
+        out.position(ImageLayout.Header.SIZE);
         List<BlockRecord> blocks = new ArrayList<>();
         long[] done = {0};
         for (StreamPlan sp : streams) {
@@ -261,19 +265,13 @@ public final class ImageWriter {
         }
         writeFully(out, ByteBuffer.wrap(stored));
 
-        ByteBuffer h = ByteBuffer.allocate(ImageFormat.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        h.put(ImageFormat.MAGIC);
-        h.putShort((short) options.major()).putShort((short) ImageFormat.MINOR);
         // Version 2 keeps codec and block size per stream in the index: 0 here.
-        h.put((byte) (v2 ? 0 : options.codec().id)).put((byte) indexCodec.id).putShort((short) 0);
-        h.putInt(v2 ? 0 : options.blockSize()).putInt(0);
-        h.putLong(total).putLong(indexOffset).putLong(stored.length);
-        h.putInt(index.length).putInt(ModuleImage.crc(stored, 0, stored.length)).putInt(ModuleImage.crc(index, 0, index.length));
-        h.putInt(ModuleImage.crc(h.array(), 0, 60));
-        h.flip();
+        byte[] header = new ImageLayout.Header(options.major(), ImageFormat.MINOR, v2 ? 0 : options.codec().id,
+                indexCodec.id, v2 ? 0 : options.blockSize(), total, indexOffset, stored.length, index.length,
+                ImageLayout.crc(stored, 0, stored.length), ImageLayout.crc(index, 0, index.length)).encode();
         long end = out.position();
         out.position(0);
-        writeFully(out, h);
+        writeFully(out, ByteBuffer.wrap(header));
         out.position(end);
         return new Summary(order.size(), dataOrder.size() + hot.size(), total, end, blocks.size());
     }
@@ -310,9 +308,6 @@ public final class ImageWriter {
                 collectFiles(c, into);
             }
         }
-    }
-
-    private record BlockRecord(long offset, int storedLength, int flags, int storedCrc, int rawCrc) {
     }
 
     private record Compressed(byte[] data, int length, int flags, int storedCrc, int rawCrc) {
@@ -392,12 +387,12 @@ public final class ImageWriter {
     }
 
     private static Compressed compressBlock(StreamPlan stream, byte[] raw, int len) throws IOException {
-        int rawCrc = ModuleImage.crc(raw, 0, len);
+        int rawCrc = ImageLayout.crc(raw, 0, len);
         byte[] c = stream.codec.compress(raw, len, stream.level, stream.blockSize);
         if (c == null) {
-            return new Compressed(raw, len, ImageFormat.BLOCK_FLAG_RAW, rawCrc, rawCrc);
+            return new Compressed(raw, len, ImageLayout.BlockRecord.FLAG_RAW, rawCrc, rawCrc);
         }
-        return new Compressed(c, c.length, 0, ModuleImage.crc(c, 0, c.length), rawCrc);
+        return new Compressed(c, c.length, 0, ImageLayout.crc(c, 0, c.length), rawCrc);
     }
 
     private static Compressed await(Future<Compressed> f) throws IOException {
@@ -458,21 +453,27 @@ public final class ImageWriter {
         }
         byte[] st = strings.toByteArray();
 
-        int streamTable = v2 ? ImageFormat.STREAM_RECORD_SIZE * streams.size() : 0;
-        int length = ImageFormat.INDEX_HEADER_SIZE + streamTable + ImageFormat.BLOCK_RECORD_SIZE * blocks.size()
-                + ImageFormat.ENTRY_RECORD_SIZE * n + st.length;
-        ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(n).putInt(blocks.size()).putInt(st.length).putInt(versionOff).putInt(version.length);
-        b.putInt(v2 ? streams.size() : 0).putLong(0);
+        IndexHeader ih = new IndexHeader(n, blocks.size(), st.length, versionOff, version.length, v2 ? streams.size() : 0);
+        ByteBuffer b = ImageLayout.littleEndian(new byte[Math.toIntExact(ih.indexLength())]);
+        ih.encode(b);
         for (int s = 0; v2 && s < streams.size(); s++) {
             StreamPlan sp = streams.get(s);
-            b.putInt(streamNameOff[s]).putInt(sp.name.length()).put((byte) sp.codec.id).put(new byte[3])
-                    .putInt(sp.blockSize).putLong(sp.rawLength).putInt(sp.firstBlock).putInt(sp.blockCount);
+            new StreamRecord(streamNameOff[s], sp.name.length(), sp.codec.id, sp.blockSize, sp.rawLength,
+                    sp.firstBlock, sp.blockCount).encode(b, ih.streamsAt() + s * StreamRecord.SIZE);
         }
-        for (BlockRecord r : blocks) {
-            b.putLong(r.offset()).putInt(r.storedLength()).putInt(r.flags()).putInt(r.storedCrc()).putInt(r.rawCrc());
+        for (int k = 0; k < blocks.size(); k++) {
+            blocks.get(k).encode(b, ih.blocksAt() + k * BlockRecord.SIZE);
         }
-        int entriesAt = b.position();
+        int entriesAt = (int) ih.entriesAt();
+        int[] parent = new int[n];
+        for (int i = 0; i < n; i++) {
+            Node e = order.get(i);
+            if (e.isDirectory()) {
+                for (Node c : e.children) {
+                    parent[indexOf.get(c)] = i;
+                }
+            }
+        }
         for (int i = 0; i < n; i++) {
             Node e = order.get(i);
             long location = 0;
@@ -482,25 +483,14 @@ public final class ImageWriter {
                 location = childCount > 0 ? indexOf.get(e.children.get(0)) : 0;
             } else if (e.isFile()) {
                 location = dataOffset[i];
-                // Version 2: the layout word, transform in bits 0-7 and stream in bits 8-23.
-                childCount = v2 ? ImageFormat.TRANSFORM_IDENTITY | fileStream[i] << 8 : 0;
+                childCount = v2 ? ImageLayout.layoutWord(ImageFormat.TRANSFORM_IDENTITY, fileStream[i]) : 0;
             } else {
                 location = linkOff[i];
             }
-            // The parent is filled in below, from the parent's side.
-            b.putInt(0).putInt(nameOff[i]).putInt(i == 0 ? 0 : e.name.length).putInt(e.mode)
-                    .putInt(e.uid).putInt(e.gid).putLong(e.mtimeSeconds).putInt(e.mtimeNanos).putInt(childCount)
-                    .putLong(e.size).putLong(location);
+            new EntryRecord(parent[i], nameOff[i], i == 0 ? 0 : e.name.length, e.mode, e.uid, e.gid, e.mtimeSeconds,
+                    e.mtimeNanos, childCount, e.size, location).encode(b, entriesAt + i * EntryRecord.SIZE);
         }
-        // Parents are filled in afterwards: a child knows its parent only through the parent's list.
-        for (int i = 0; i < n; i++) {
-            Node e = order.get(i);
-            if (e.isDirectory()) {
-                for (Node c : e.children) {
-                    b.putInt(entriesAt + indexOf.get(c) * ImageFormat.ENTRY_RECORD_SIZE, i);
-                }
-            }
-        }
+        b.position((int) ih.stringsAt());
         b.put(st);
         return b.array();
     }

@@ -1,211 +1,36 @@
 package kmodpack.image;
 
 import java.io.Closeable;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.zip.CRC32C;
+
+import kmodpack.image.ImageLayout.Header;
 
 /**
  * Read access to a kmodpack image (docs/FORMAT.md): lookup by path, stat, directory listing,
- * readlink and reads at any offset. The whole index is checked on open; every block is checked
- * before any of its bytes are returned. Thread-safe: reads from several threads share one file
- * handle (positional reads) and one cache of decoded blocks.
+ * readlink and reads at any offset. A facade over the {@link ImageIndex} (checked in full on
+ * open) and the {@link BlockStore} (every block checked before any of its bytes are returned);
+ * {@link #content} is the one place that turns a file's transform into reads of its streams.
+ * Thread-safe: reads from several threads share one file handle and one cache of decoded blocks.
  */
 public final class ModuleImage implements Closeable {
-    /** Decoded blocks kept for reuse: sequential reads in small pieces (FUSE) hit the cache. */
-    private static final long DEFAULT_CACHE_BYTES = 16L << 20;
+    private final ImageIndex index;
+    private final BlockStore store;
+    private final PathResolver resolver;
 
-    private final Path file;
-    private final FileChannel channel;
-    private final int major;
-    private final long dataLength;
-    private final String kernelVersion;
-    private final long indexOffset;
-
-    /** The streams (FORMAT.md, Streams); a version 1 image has one, "data". */
-    private final StreamInfo[] streams;
-    /** For each block, the stream it belongs to. */
-    private final int[] blockStream;
-
-    private final long[] blockOffset;
-    private final int[] blockStoredLength;
-    private final int[] blockFlags;
-    private final int[] blockStoredCrc;
-    private final int[] blockRawCrc;
-
-    private final ImageEntry[] entries;
-    /** Where each entry's name lies in the string table: lookup compares raw bytes. */
-    private final int[] nameOffsets;
-    private final int[] nameLengths;
-    private final byte[] strings;
-
-    private final Map<Integer, byte[]> cache;
-    /** Blocks being decoded now, guarded by the cache's lock. */
-    private final Map<Integer, CompletableFuture<byte[]>> decoding = new java.util.HashMap<>();
-    private final int cacheCapacity;
-
-    /**
-     * One stream of a version 2 image: its own codec and block size, and a run of consecutive
-     * blocks in the block table.
-     */
-    public record StreamInfo(String name, Codec codec, int blockSize, long rawLength, int firstBlock, int blockCount) {
-    }
-
-    private ModuleImage(Path file, FileChannel channel, int major, Codec codec, int blockSize, long dataLength,
-                        long indexOffset, ByteBuffer index) throws ImageException {
-        this.file = file;
-        this.channel = channel;
-        this.major = major;
-        this.dataLength = dataLength;
-        this.indexOffset = indexOffset;
-
-        int entryCount = index.getInt(0);
-        int blockCount = index.getInt(4);
-        int stringLength = index.getInt(8);
-        int streamCount = major == ImageFormat.MAJOR_V1 ? 0 : index.getInt(20);
-        long expectedBlocks = major == ImageFormat.MAJOR_V1
-                ? dataLength / blockSize + (dataLength % blockSize != 0 ? 1 : 0) : blockCount;
-        if (entryCount < 1 || blockCount < 0 || stringLength < 0 || streamCount < 0 || streamCount > 255
-                || blockCount != expectedBlocks) {
-            throw damagedIndex("bad counts");
-        }
-        long expectedLength = ImageFormat.INDEX_HEADER_SIZE + (long) ImageFormat.STREAM_RECORD_SIZE * streamCount
-                + (long) ImageFormat.BLOCK_RECORD_SIZE * blockCount
-                + (long) ImageFormat.ENTRY_RECORD_SIZE * entryCount + stringLength;
-        if (expectedLength != index.capacity()) {
-            throw damagedIndex("sections do not add up to its length");
-        }
-        int streamsAt = ImageFormat.INDEX_HEADER_SIZE;
-        int blocksAt = streamsAt + ImageFormat.STREAM_RECORD_SIZE * streamCount;
-        int entriesAt = blocksAt + ImageFormat.BLOCK_RECORD_SIZE * blockCount;
-        int stringsAt = entriesAt + ImageFormat.ENTRY_RECORD_SIZE * entryCount;
-        strings = new byte[stringLength];
-        index.get(stringsAt, strings);
-
-        int versionOffset = index.getInt(12);
-        int versionLength = index.getInt(16);
-        // The version becomes a directory name (mount's /lib/modules/VERSION): one safe component.
-        if (!ImageFormat.validName(strings, versionOffset, versionLength)) {
-            throw damagedIndex("the kernel version is not a valid name");
-        }
-        kernelVersion = string(versionOffset, versionLength, "kernel version");
-
-        if (major == ImageFormat.MAJOR_V1) {
-            streams = new StreamInfo[] {new StreamInfo(ImageFormat.DATA_STREAM, codec, blockSize, dataLength, 0, blockCount)};
-        } else {
-            streams = new StreamInfo[streamCount];
-            long total = 0;
-            int nextBlock = 0;
-            for (int s = 0; s < streamCount; s++) {
-                int r = streamsAt + s * ImageFormat.STREAM_RECORD_SIZE;
-                Codec c = Codec.byId(Byte.toUnsignedInt(index.get(r + 8)));
-                int bs = index.getInt(r + 12);
-                long raw = index.getLong(r + 16);
-                int first = index.getInt(r + 24);
-                int count = index.getInt(r + 28);
-                if (!ImageFormat.validBlockSize(bs) || raw < 0 || raw > Long.MAX_VALUE - total || first != nextBlock
-                        || count < 0 || count > blockCount - nextBlock
-                        || count != raw / bs + (raw % bs != 0 ? 1 : 0) || (index.getInt(r + 8) & 0xffffff00) != 0) {
-                    throw damagedIndex("stream " + s + " has a bad record");
-                }
-                streams[s] = new StreamInfo(string(index.getInt(r), index.getInt(r + 4), "stream name"), c, bs, raw, first, count);
-                total += raw;
-                nextBlock += count;
-            }
-            if (nextBlock != blockCount || total != dataLength) {
-                throw damagedIndex("streams do not add up to the blocks and the data length");
-            }
-        }
-        blockStream = new int[blockCount];
-        for (int s = 0; s < streams.length; s++) {
-            Arrays.fill(blockStream, streams[s].firstBlock(), streams[s].firstBlock() + streams[s].blockCount(), s);
-        }
-
-        blockOffset = new long[blockCount];
-        blockStoredLength = new int[blockCount];
-        blockFlags = new int[blockCount];
-        blockStoredCrc = new int[blockCount];
-        blockRawCrc = new int[blockCount];
-        for (int b = 0; b < blockCount; b++) {
-            int r = blocksAt + b * ImageFormat.BLOCK_RECORD_SIZE;
-            blockOffset[b] = index.getLong(r);
-            blockStoredLength[b] = index.getInt(r + 8);
-            blockFlags[b] = index.getInt(r + 12);
-            blockStoredCrc[b] = index.getInt(r + 16);
-            blockRawCrc[b] = index.getInt(r + 20);
-            long len = Integer.toUnsignedLong(blockStoredLength[b]);
-            // Compared by subtraction: an offset near 2^63 must not wrap round and pass.
-            StreamInfo stream = streams[blockStream[b]];
-            int bs = stream.blockSize();
-            boolean raw = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0;
-            long rawLength = Math.min(bs, stream.rawLength() - (long) (b - stream.firstBlock()) * bs);
-            if (blockOffset[b] < ImageFormat.HEADER_SIZE || len > indexOffset - blockOffset[b]
-                    || (blockFlags[b] & ~ImageFormat.BLOCK_FLAG_RAW) != 0
-                    || len > bs + (long) (bs >> 4) + 4096
-                    || rawLength > (raw ? Codec.NONE : stream.codec()).maxRawLength(len)) {
-                throw damagedIndex("block " + b + " has a bad record");
-            }
-        }
-
-        entries = new ImageEntry[entryCount];
-        nameOffsets = new int[entryCount];
-        nameLengths = new int[entryCount];
-        for (int i = 0; i < entryCount; i++) {
-            int r = entriesAt + i * ImageFormat.ENTRY_RECORD_SIZE;
-            int parent = index.getInt(r);
-            int nameOffset = index.getInt(r + 4);
-            int nameLength = index.getInt(r + 8);
-            String name = i == 0 ? "" : string(nameOffset, nameLength, "name");
-            nameOffsets[i] = nameOffset;
-            nameLengths[i] = nameLength;
-            int mode = index.getInt(r + 12);
-            int childCount = index.getInt(r + 36);
-            int stream = 0;
-            if (major != ImageFormat.MAJOR_V1 && (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
-                // Version 2: a regular file's child count field is its layout word.
-                int transform = childCount & 0xff;
-                stream = (childCount >>> 8) & 0xffff;
-                if (transform != ImageFormat.TRANSFORM_IDENTITY || (childCount >>> 24) != 0 || stream >= streams.length) {
-                    throw damagedIndex("file entry " + i + " has an unknown layout");
-                }
-                childCount = 0;
-            }
-            entries[i] = new ImageEntry(i, parent, name, mode, index.getInt(r + 16),
-                    index.getInt(r + 20), index.getLong(r + 24), index.getInt(r + 32), childCount,
-                    index.getLong(r + 40), index.getLong(r + 48), stream);
-            if (i == 0 ? parent != 0 || nameLength != 0 : !validName(nameOffset, nameLength)) {
-                throw damagedIndex("entry " + i + " has a bad name");
-            }
-        }
-        checkTree();
-
-        int largest = ImageFormat.MIN_BLOCK_SIZE;
-        for (StreamInfo si : streams) {
-            largest = Math.max(largest, si.blockSize());
-        }
-        cacheCapacity = (int) Math.max(2, DEFAULT_CACHE_BYTES / largest);
-        cache = new LinkedHashMap<>(16, 0.75f, true);
+    private ModuleImage(ImageIndex index, BlockStore store) {
+        this.index = index;
+        this.store = store;
+        this.resolver = new PathResolver(index);
     }
 
     /**
@@ -221,7 +46,8 @@ public final class ModuleImage implements Closeable {
             throw new ImageException(file + ": no such file");
         }
         try {
-            return open(file, ch);
+            ImageIndex index = ImageIndex.read(file, ch);
+            return new ModuleImage(index, new BlockStore(ch, index));
         } catch (IOException | Error e) {
             ch.close();
             throw e;
@@ -231,179 +57,24 @@ public final class ModuleImage implements Closeable {
         }
     }
 
-    private static ModuleImage open(Path file, FileChannel ch) throws IOException {
-        long fileLength = ch.size();
-        if (fileLength < ImageFormat.HEADER_SIZE) {
-            throw new ImageException(file + ": not a kmodpack image (too short)");
-        }
-        ByteBuffer h = ByteBuffer.allocate(ImageFormat.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, h, 0);
-        byte[] magic = new byte[ImageFormat.MAGIC.length];
-        h.get(0, magic);
-        if (!Arrays.equals(magic, ImageFormat.MAGIC)) {
-            throw new ImageException(file + ": not a kmodpack image");
-        }
-        if (crc(h.array(), 0, 60) != h.getInt(60)) {
-            throw new ImageException(file + ": damaged image header (checksum mismatch)");
-        }
-        int major = Short.toUnsignedInt(h.getShort(8));
-        if (major != ImageFormat.MAJOR && major != ImageFormat.MAJOR_V1) {
-            throw new ImageException(file + ": image format version " + major + "." + Short.toUnsignedInt(h.getShort(10))
-                    + " is not supported (this kmodpack reads " + ImageFormat.MAJOR_V1 + ".x and " + ImageFormat.MAJOR + ".x)");
-        }
-        boolean v1 = major == ImageFormat.MAJOR_V1;
-        Codec codec;
-        Codec indexCodec;
-        try {
-            // Version 2 keeps the codec and block size per stream; the header's fields are 0.
-            codec = v1 ? Codec.byId(Byte.toUnsignedInt(h.get(12))) : null;
-            indexCodec = Codec.byId(Byte.toUnsignedInt(h.get(13)));
-        } catch (ImageException e) {
-            throw new ImageException(file + ": " + e.getMessage());
-        }
-        int blockSize = h.getInt(16);
-        long dataLength = h.getLong(24);
-        long indexOffset = h.getLong(32);
-        long indexStored = h.getLong(40);
-        long indexRaw = Integer.toUnsignedLong(h.getInt(48));
-        if ((v1 ? !ImageFormat.validBlockSize(blockSize) : blockSize != 0 || h.get(12) != 0) || dataLength < 0 || indexOffset < ImageFormat.HEADER_SIZE
-                || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16 || indexRaw > Integer.MAX_VALUE - 16) {
-            throw new ImageException(file + ": damaged image header");
-        }
-        // Every length is bounded before anything is allocated for it: the stored index by the
-        // file's length, its decoded length by what the codec can expand that to.
-        if (indexOffset > fileLength || indexStored != fileLength - indexOffset) {
-            throw new ImageException(file + ": image is truncated or has trailing data (" + fileLength
-                    + " bytes, header says " + (indexOffset > Long.MAX_VALUE - indexStored ? "more than 2^63" : indexOffset + indexStored) + ")");
-        }
-        if (indexRaw > indexCodec.maxRawLength(indexStored)) {
-            throw new ImageException(file + ": damaged image header (an index of " + indexStored
-                    + " bytes cannot decode to " + indexRaw + ")");
-        }
-        byte[] stored = new byte[(int) indexStored];
-        readFully(ch, ByteBuffer.wrap(stored), indexOffset);
-        if (crc(stored, 0, stored.length) != h.getInt(52)) {
-            throw new ImageException(file + ": damaged image index (checksum mismatch)");
-        }
-        byte[] raw = new byte[(int) indexRaw];
-        try {
-            // The index is one unit: its "block size" is its own length (FORMAT.md, Index).
-            indexCodec.decompress(stored, stored.length, raw, raw.length, raw.length);
-        } catch (ImageException e) {
-            throw new ImageException(file + ": damaged image index (" + e.getMessage() + ")");
-        }
-        if (crc(raw, 0, raw.length) != h.getInt(56)) {
-            throw new ImageException(file + ": damaged image index (checksum mismatch after decoding)");
-        }
-        if (raw.length < ImageFormat.INDEX_HEADER_SIZE) {
-            throw new ImageException(file + ": damaged image index (too short)");
-        }
-        ByteBuffer index = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-        try {
-            return new ModuleImage(file, ch, major, codec, blockSize, dataLength, indexOffset, index);
-        } catch (ImageException e) {
-            throw new ImageException(file + ": " + e.getMessage());
-        } catch (RuntimeException e) {
-            // The checks above should leave nothing to fail here; if one was missed, the caller
-            // still gets the reader's own exception, never an unchecked one from deep inside.
-            throw new ImageException(file + ": damaged image index (" + e + ")", e);
-        }
-    }
-
-    private static ImageException damagedIndex(String why) {
-        return new ImageException("damaged image index (" + why + ")");
-    }
-
-    private boolean validName(int offset, int length) {
-        return ImageFormat.validName(strings, offset, length);
-    }
-
-    private String string(long offset, long length, String what) throws ImageException {
-        if (offset < 0 || length < 0 || offset > strings.length || length > strings.length - offset) {
-            throw damagedIndex(what + " lies outside the string table");
-        }
-        return new String(strings, (int) offset, (int) length, StandardCharsets.UTF_8);
-    }
-
-    /** The structural rules of FORMAT.md, "Entry table": one parent each, sorted unique names. */
-    private void checkTree() throws ImageException {
-        int n = entries.length;
-        boolean[] claimed = new boolean[n];
-        claimed[0] = true;
-        for (ImageEntry e : entries) {
-            if ((e.mode() & ~(ImageFormat.S_IFMT | 07777)) != 0) {
-                throw damagedIndex("entry " + e.index + " has mode bits outside type and permissions");
-            }
-            int type = e.mode() & ImageFormat.S_IFMT;
-            if (type == ImageFormat.S_IFDIR) {
-                if (e.size() != 0 || e.childCount < 0
-                        || (e.childCount > 0 && (e.location <= e.index || e.location > n || e.childCount > n - e.location))) {
-                    throw damagedIndex("directory entry " + e.index + " has bad children");
-                }
-                for (int c = 0; c < e.childCount; c++) {
-                    int ci = (int) e.location + c;
-                    if (claimed[ci] || entries[ci].parent != e.index) {
-                        throw damagedIndex("entry " + ci + " is claimed twice or names another parent");
-                    }
-                    claimed[ci] = true;
-                    if (c > 0 && compareNames(ci - 1, ci) >= 0) {
-                        throw damagedIndex("names in directory entry " + e.index + " are not sorted or repeat");
-                    }
-                }
-            } else if (e.childCount != 0 || e.index == 0) {
-                throw damagedIndex("entry " + e.index + " has children but is not a directory");
-            } else if (type == ImageFormat.S_IFREG) {
-                long streamLength = streams[e.stream].rawLength();
-                if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
-                    throw damagedIndex("file entry " + e.index + " lies outside the data");
-                }
-            } else if (type == ImageFormat.S_IFLNK) {
-                if (e.size() < 1 || e.size() > ImageFormat.MAX_LINK_TARGET || e.location < 0 || e.location > strings.length
-                        || e.size() > strings.length - e.location) {
-                    throw damagedIndex("link entry " + e.index + " has a bad target");
-                }
-                for (long i = e.location; i < e.location + e.size(); i++) {
-                    if (strings[(int) i] == 0) {
-                        throw damagedIndex("link entry " + e.index + " has a NUL in its target");
-                    }
-                }
-            } else {
-                throw damagedIndex("entry " + e.index + " has an unknown type");
-            }
-            if (e.mtimeNanos() < 0 || e.mtimeNanos() > 999_999_999) {
-                throw damagedIndex("entry " + e.index + " has a bad mtime");
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            if (!claimed[i]) {
-                throw damagedIndex("entry " + i + " belongs to no directory");
-            }
-        }
-    }
-
-    private int compareNames(int a, int b) {
-        return Arrays.compareUnsigned(strings, nameOffsets[a], nameOffsets[a] + nameLengths[a],
-                strings, nameOffsets[b], nameOffsets[b] + nameLengths[b]);
-    }
-
     // ---- metadata ------------------------------------------------------------------------------
 
     public Path file() {
-        return file;
+        return index.file;
     }
 
     public String kernelVersion() {
-        return kernelVersion;
+        return index.kernelVersion;
     }
 
     /** The format version of this image: 1 or 2 (the major number). */
     public int formatMajor() {
-        return major;
+        return index.major;
     }
 
     /** The streams of the image, in block order. */
     public List<StreamInfo> streams() {
-        return List.of(streams);
+        return List.of(index.streams);
     }
 
     /** The codec of the stream that holds most of the data (the only one in a version 1 image). */
@@ -417,8 +88,8 @@ public final class ModuleImage implements Closeable {
     }
 
     private StreamInfo mainStream() {
-        StreamInfo main = streams[0];
-        for (StreamInfo s : streams) {
+        StreamInfo main = index.streams[0];
+        for (StreamInfo s : index.streams) {
             if (s.rawLength() > main.rawLength()) {
                 main = s;
             }
@@ -427,39 +98,41 @@ public final class ModuleImage implements Closeable {
     }
 
     public int blockCount() {
-        return blockOffset.length;
+        return store.blockCount();
     }
 
     /** Total uncompressed length of all regular files. */
     public long dataLength() {
-        return dataLength;
+        return index.dataLength;
     }
 
     /** Bytes the compressed blocks take in the file. */
     public long storedDataLength() {
-        return indexOffset - ImageFormat.HEADER_SIZE;
+        return index.indexOffset - Header.SIZE;
     }
 
+    // ---- the tree ------------------------------------------------------------------------------
+
     public int entryCount() {
-        return entries.length;
+        return index.entryCount();
     }
 
     public ImageEntry root() {
-        return entries[0];
+        return index.root();
     }
 
     /** The entry with this inode number, or null. */
     public ImageEntry entry(long inode) {
-        return inode >= 1 && inode <= entries.length ? entries[(int) (inode - 1)] : null;
+        return index.entry(inode);
     }
 
     public ImageEntry parent(ImageEntry e) {
-        return entries[e.parent];
+        return index.parent(e);
     }
 
     /** All entries, parents before children. */
     public List<ImageEntry> entries() {
-        return Collections.unmodifiableList(Arrays.asList(entries));
+        return index.entries();
     }
 
     /**
@@ -468,101 +141,64 @@ public final class ModuleImage implements Closeable {
      * Symbolic links are not followed. Returns null when there is no such entry.
      */
     public ImageEntry lookup(String path) {
-        ImageEntry cur = entries[0];
-        int i = 0;
-        int n = path.length();
-        while (i < n) {
-            int slash = path.indexOf('/', i);
-            int end = slash < 0 ? n : slash;
-            if (end > i && !(end - i == 1 && path.charAt(i) == '.')) {
-                if (!cur.isDirectory()) {
-                    return null;
-                }
-                cur = child(cur, path.substring(i, end).getBytes(StandardCharsets.UTF_8));
-                if (cur == null) {
-                    return null;
-                }
-            }
-            i = end + 1;
-        }
-        return cur;
+        return index.lookup(path);
+    }
+
+    /**
+     * The entry a path names as the kernel would resolve it under the image's directory:
+     * symbolic links followed (the last one only when {@code followLast} or when the path ends
+     * in '/'), ".." resolved, at most 40 links. Returns null when the path names nothing in the
+     * image (a link that leads outside it included).
+     *
+     * @throws ImageException when the path meets more than 40 symbolic links
+     */
+    public ImageEntry resolve(String path, boolean followLast) throws ImageException {
+        return resolver.resolve(path, followLast);
     }
 
     /** The child of a directory with this name, or null. */
     public ImageEntry child(ImageEntry dir, String name) {
-        return dir.isDirectory() ? child(dir, name.getBytes(StandardCharsets.UTF_8)) : null;
-    }
-
-    private ImageEntry child(ImageEntry dir, byte[] name) {
-        int lo = (int) dir.location;
-        int hi = lo + dir.childCount - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            ImageEntry m = entries[mid];
-            int off = nameOffset(m);
-            int c = Arrays.compareUnsigned(strings, off, off + nameLength(m), name, 0, name.length);
-            if (c < 0) {
-                lo = mid + 1;
-            } else if (c > 0) {
-                hi = mid - 1;
-            } else {
-                return m;
-            }
-        }
-        return null;
-    }
-
-    private int nameOffset(ImageEntry e) {
-        return nameOffsets[e.index];
-    }
-
-    private int nameLength(ImageEntry e) {
-        return nameLengths[e.index];
+        return index.child(dir, name.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The entries of a directory in byte order of their names; empty for non-directories. */
     public List<ImageEntry> list(ImageEntry dir) {
-        if (!dir.isDirectory() || dir.childCount == 0) {
-            return List.of();
-        }
-        return Collections.unmodifiableList(Arrays.asList(entries).subList((int) dir.location, (int) dir.location + dir.childCount));
+        return index.list(dir);
     }
 
     /** The path of an entry relative to the root, '/'-separated; empty for the root. */
     public String path(ImageEntry e) {
-        if (e.index == 0) {
-            return "";
-        }
-        List<String> parts = new ArrayList<>();
-        for (ImageEntry cur = e; cur.index != 0; cur = entries[cur.parent]) {
-            parts.add(cur.name());
-        }
-        Collections.reverse(parts);
-        return String.join("/", parts);
+        return index.path(e);
     }
 
     /** The target of a symbolic link. */
     public String readlink(ImageEntry link) throws ImageException {
-        if (!link.isSymlink()) {
-            throw new ImageException(path(link) + ": not a symbolic link");
-        }
-        return new String(strings, (int) link.location, (int) link.size(), StandardCharsets.UTF_8);
+        return new String(index.readlinkBytes(link), StandardCharsets.UTF_8);
     }
 
     /** The raw bytes of an entry's name, as stored (empty for the root). */
     public byte[] nameBytes(ImageEntry e) {
-        return Arrays.copyOfRange(strings, nameOffsets[e.index], nameOffsets[e.index] + nameLengths[e.index]);
+        return index.nameBytes(e);
     }
 
     /** The raw bytes of a link target, as stored. */
     public byte[] readlinkBytes(ImageEntry link) throws ImageException {
-        if (!link.isSymlink()) {
-            throw new ImageException(path(link) + ": not a symbolic link");
-        }
-        return Arrays.copyOfRange(strings, (int) link.location, (int) (link.location + link.size()));
+        return index.readlinkBytes(link);
     }
 
     // ---- data ----------------------------------------------------------------------------------
+
+    /**
+     * How a regular file's bytes are made from the streams: one case per transform id of
+     * FORMAT.md, Streams. The index refuses unknown transforms on open.
+     */
+    private FileContent content(ImageEntry file) {
+        return switch (file.transform) {
+            case ImageFormat.TRANSFORM_IDENTITY ->
+                    new FileContent.StreamRange(store, index.streams[file.stream], file.location, file.size());
+            default -> throw new IllegalStateException("transform " + file.transform + " passed the index check");
+        };
+    }
 
     /**
      * Reads up to {@code len} bytes of a regular file starting at {@code offset} into
@@ -579,25 +215,12 @@ public final class ModuleImage implements Closeable {
         if (n <= 0) {
             return 0;
         }
-        StreamInfo stream = streams[file.stream];
-        int blockSize = stream.blockSize();
-        long pos = file.location + offset;
-        long end = pos + n;
-        int done = 0;
         try {
-            while (pos < end) {
-                int b = stream.firstBlock() + (int) (pos / blockSize);
-                int within = (int) (pos % blockSize);
-                byte[] raw = block(b);
-                int take = (int) Math.min(raw.length - within, end - pos);
-                System.arraycopy(raw, within, dst, off + done, take);
-                done += take;
-                pos += take;
-            }
+            content(file).read(offset, dst, off, (int) n);
         } catch (ImageException e) {
             throw new ImageException(path(file) + ": " + e.getMessage(), e);
         }
-        return done;
+        return (int) n;
     }
 
     /** Like {@link #read(ImageEntry, long, byte[], int, int)} into a buffer's remaining space. */
@@ -615,7 +238,7 @@ public final class ModuleImage implements Closeable {
 
     /**
      * The whole content of a regular file. The blocks of a file that spans several are decoded
-     * on spare cores at the same time, and the block it ends in only as far as the file goes.
+     * on spare cores at the same time, and a block it ends in only as far as the file goes.
      */
     public byte[] readAllBytes(ImageEntry file) throws IOException {
         requireFile(file);
@@ -623,77 +246,12 @@ public final class ModuleImage implements Closeable {
             throw new ImageException(path(file) + ": too large to read into memory (" + file.size() + " bytes)");
         }
         byte[] out = new byte[(int) file.size()];
-        if (out.length == 0) {
-            return out;
-        }
-        StreamInfo stream = streams[file.stream];
-        int blockSize = stream.blockSize();
-        long start = file.location;
-        long end = start + out.length;
-        int first = (int) (start / blockSize);
-        int count = (int) ((end - 1) / blockSize) - first + 1;
-        AtomicInteger next = new AtomicInteger();
-        // Each worker takes the next block not yet taken: the caller, plus helpers on spare cores.
-        Callable<Void> worker = () -> {
-            for (int k; (k = next.getAndIncrement()) < count; ) {
-                int b = stream.firstBlock() + first + k;
-                long blockStart = (long) (first + k) * blockSize;
-                int need = (int) Math.min(blockSize, end - blockStart);
-                byte[] raw = need < rawLength(b) ? cachedOrPrefix(b, need) : block(b);
-                int from = (int) Math.max(0, start - blockStart);
-                System.arraycopy(raw, from, out, (int) (blockStart + from - start), need - from);
-            }
-            return null;
-        };
-        int helpers = Math.min(count - 1, Runtime.getRuntime().availableProcessors() - 1);
-        List<ForkJoinTask<Void>> tasks = new ArrayList<>();
-        for (int i = 0; i < helpers; i++) {
-            tasks.add(ForkJoinPool.commonPool().submit(worker));
-        }
         try {
-            worker.call();
-            for (ForkJoinTask<Void> t : tasks) {
-                t.get();
-            }
-        } catch (ExecutionException e) {
-            throw rethrow(file, e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted");
-        } catch (Exception e) {
-            throw rethrow(file, e);
+            content(file).readAll(out);
+        } catch (ImageException e) {
+            throw new ImageException(path(file) + ": " + e.getMessage(), e);
         }
         return out;
-    }
-
-    private ImageException rethrow(ImageEntry file, Throwable cause) throws IOException {
-        // The pool wraps a helper's checked exception in RuntimeExceptions, sometimes twice.
-        for (Throwable t = cause; t != null; t = t.getCause()) {
-            if (t instanceof IOException) {
-                cause = t;
-                break;
-            }
-        }
-        if (cause instanceof ImageException) {
-            return new ImageException(path(file) + ": " + cause.getMessage(), cause);
-        }
-        if (cause instanceof IOException io) {
-            throw io;
-        }
-        if (cause instanceof Error err) {
-            throw err;
-        }
-        return new ImageException(path(file) + ": " + cause, cause);
-    }
-
-    private byte[] cachedOrPrefix(int b, int need) throws IOException {
-        synchronized (cache) {
-            byte[] hit = cache.get(b);
-            if (hit != null) {
-                return hit;
-            }
-        }
-        return decodeBlock(b, need);
     }
 
     /** A stream over a regular file's content. */
@@ -741,81 +299,21 @@ public final class ModuleImage implements Closeable {
         }
     }
 
-    /** The blocks that hold a regular file's bytes, first and last inclusive; null for an empty file. */
-    public int[] blockRange(ImageEntry file) {
-        if (!file.isRegularFile() || file.size() == 0) {
-            return null;
-        }
-        StreamInfo stream = streams[file.stream];
-        int bs = stream.blockSize();
-        return new int[] {stream.firstBlock() + (int) (file.location / bs), stream.firstBlock() + (int) ((file.location + file.size() - 1) / bs)};
+    // ---- blocks --------------------------------------------------------------------------------
+
+    /** The blocks that hold a regular file's bytes, in ascending order; empty for others and empty files. */
+    public int[] blocksOf(ImageEntry file) {
+        return file.isRegularFile() ? content(file).blocks() : new int[0];
     }
 
-    /**
-     * The decoded, checked bytes of a block, from the cache where possible. Threads that want
-     * the same block at once share one decode.
-     */
-    byte[] block(int b) throws IOException {
-        CompletableFuture<byte[]> mine;
-        CompletableFuture<byte[]> theirs;
-        synchronized (cache) {
-            byte[] hit = cache.get(b);
-            if (hit != null) {
-                return hit;
-            }
-            theirs = decoding.get(b);
-            mine = theirs == null ? new CompletableFuture<>() : null;
-            if (mine != null) {
-                decoding.put(b, mine);
-            }
-        }
-        if (theirs != null) {
-            try {
-                return theirs.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                if (e.getCause() instanceof Error err) {
-                    throw err;
-                }
-                throw new ImageException("block " + b + ": " + e.getCause(), e.getCause());
-            }
-        }
-        byte[] raw;
-        try {
-            raw = decodeBlock(b, rawLength(b));
-        } catch (IOException | RuntimeException | Error e) {
-            synchronized (cache) {
-                decoding.remove(b);
-            }
-            mine.completeExceptionally(e);
-            throw e;
-        }
-        synchronized (cache) {
-            cache.put(b, raw);
-            if (cache.size() > cacheCapacity) {
-                var it = cache.entrySet().iterator();
-                it.next();
-                it.remove();
-            }
-            decoding.remove(b);
-        }
-        mine.complete(raw);
-        return raw;
-    }
-
-    /** The block that holds byte {@code offset} of a regular file's content. */
+    /** The block that holds byte {@code offset} of a regular file's content; -1 when no one block does. */
     public int blockOf(ImageEntry file, long offset) {
-        StreamInfo stream = streams[file.stream];
-        return stream.firstBlock() + (int) ((file.location + offset) / stream.blockSize());
+        return content(file).blockAt(offset);
     }
 
     /** Whether a block is decoded in the cache or being decoded. */
     public boolean isCached(int b) {
-        synchronized (cache) {
-            return cache.containsKey(b) || decoding.containsKey(b);
-        }
+        return store.isCached(b);
     }
 
     /**
@@ -823,58 +321,7 @@ public final class ModuleImage implements Closeable {
      * readers, run on a spare thread. A damaged block is left for the read that needs it to report.
      */
     public void preload(int b) {
-        if (b < 0 || b >= blockOffset.length) {
-            return;
-        }
-        try {
-            block(b);
-        } catch (IOException e) {
-            // reported by the read that needs this block
-        }
-    }
-
-
-    private int rawLength(int b) {
-        StreamInfo stream = streams[blockStream[b]];
-        long k = b - stream.firstBlock();
-        return (int) Math.min(stream.blockSize(), stream.rawLength() - k * stream.blockSize());
-    }
-
-    /**
-     * Reads, checks and decodes the first {@code need} bytes of a block, without touching the
-     * cache. The stored checksum is always checked; the raw one only when the whole block is
-     * decoded (it covers the whole block), which FORMAT.md allows.
-     */
-    byte[] decodeBlock(int b, int need) throws IOException {
-        int stored = blockStoredLength[b];
-        byte[] buf = new byte[stored];
-        try {
-            readFully(channel, ByteBuffer.wrap(buf), blockOffset[b]);
-        } catch (EOFException e) {
-            throw new ImageException("block " + b + " is cut off: the image was truncated");
-        }
-        if (crc(buf, 0, stored) != blockStoredCrc[b]) {
-            throw new ImageException("damaged block " + b + " (checksum mismatch)");
-        }
-        int rawLength = rawLength(b);
-        boolean whole = need >= rawLength;
-        byte[] raw = new byte[whole ? rawLength : need];
-        StreamInfo stream = streams[blockStream[b]];
-        int blockSize = stream.blockSize();
-        Codec c = (blockFlags[b] & ImageFormat.BLOCK_FLAG_RAW) != 0 ? Codec.NONE : stream.codec();
-        try {
-            if (whole) {
-                c.decompress(buf, stored, raw, rawLength, blockSize);
-            } else {
-                c.decompressPrefix(buf, stored, raw, need, rawLength, blockSize);
-            }
-        } catch (ImageException | RuntimeException e) {
-            throw new ImageException("damaged block " + b + " (" + e.getMessage() + ")", e);
-        }
-        if (whole && crc(raw, 0, rawLength) != blockRawCrc[b]) {
-            throw new ImageException("damaged block " + b + " (checksum mismatch after decoding)");
-        }
-        return raw;
+        store.preload(b);
     }
 
     // ---- verification --------------------------------------------------------------------------
@@ -893,12 +340,12 @@ public final class ModuleImage implements Closeable {
 
     /** Checks every block (the header and index were checked on open) and names the damaged files. */
     public VerifyResult verify(Progress progress) {
-        int n = blockOffset.length;
+        int n = store.blockCount();
         boolean[] bad = new boolean[n];
         List<String> damagedBlocks = new ArrayList<>();
         for (int b = 0; b < n; b++) {
             try {
-                decodeBlock(b, rawLength(b));
+                store.decodeBlock(b, store.rawLength(b));
             } catch (IOException e) {
                 bad[b] = true;
                 damagedBlocks.add(e.getMessage());
@@ -909,14 +356,11 @@ public final class ModuleImage implements Closeable {
         }
         List<String> files = new ArrayList<>();
         if (!damagedBlocks.isEmpty()) {
-            for (ImageEntry e : entries) {
-                int[] range = blockRange(e);
-                if (range != null) {
-                    for (int b = range[0]; b <= range[1]; b++) {
-                        if (bad[b]) {
-                            files.add(path(e));
-                            break;
-                        }
+            for (ImageEntry e : entries()) {
+                for (int b : blocksOf(e)) {
+                    if (bad[b]) {
+                        files.add(path(e));
+                        break;
                     }
                 }
             }
@@ -927,24 +371,6 @@ public final class ModuleImage implements Closeable {
 
     @Override
     public void close() throws IOException {
-        channel.close();
-    }
-
-    // ---- helpers -------------------------------------------------------------------------------
-
-    static int crc(byte[] b, int off, int len) {
-        CRC32C c = new CRC32C();
-        c.update(b, off, len);
-        return (int) c.getValue();
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, pos);
-            if (n < 0) {
-                throw new EOFException();
-            }
-            pos += n;
-        }
+        store.close();
     }
 }

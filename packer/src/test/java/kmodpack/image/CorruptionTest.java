@@ -19,6 +19,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import kmodpack.image.ImageLayout.Header;
+
 /**
  * Damage anywhere in an image is detected: opening fails, or verify names the damage and a read
  * of an affected file fails. No read ever returns bytes that differ from the original.
@@ -85,8 +87,8 @@ class CorruptionTest {
     @Test
     void flippedBytesInBlocksAreDetected() throws IOException {
         ByteOrderView h = new ByteOrderView(pristine);
-        long indexOffset = h.u64(32);
-        for (long pos = ImageFormat.HEADER_SIZE; pos < indexOffset; pos += Math.max(1, (indexOffset - 64) / 97)) {
+        long indexOffset = h.u64(Header.INDEX_OFFSET_AT);
+        for (long pos = Header.SIZE; pos < indexOffset; pos += Math.max(1, (indexOffset - Header.SIZE) / 97)) {
             byte[] d = pristine.clone();
             d[(int) pos] ^= 0x5a;
             assertDetected(d, "flip at " + pos);
@@ -96,14 +98,14 @@ class CorruptionTest {
     @Test
     void flippedBytesInIndexAndHeaderAreRefusedOnOpen() throws IOException {
         ByteOrderView h = new ByteOrderView(pristine);
-        long indexOffset = h.u64(32);
+        long indexOffset = h.u64(Header.INDEX_OFFSET_AT);
         for (long pos = indexOffset; pos < pristine.length; pos += Math.max(1, (pristine.length - indexOffset) / 53)) {
             byte[] d = pristine.clone();
             d[(int) pos] ^= 0x01;
             Path p = write(d);
             assertThrows(ImageException.class, () -> ModuleImage.open(p).close(), "index flip at " + pos);
         }
-        for (int pos = 0; pos < ImageFormat.HEADER_SIZE; pos++) {
+        for (int pos = 0; pos < Header.SIZE; pos++) {
             byte[] d = pristine.clone();
             d[pos] ^= 0x10;
             Path p = write(d);
@@ -139,7 +141,7 @@ class CorruptionTest {
         try (ModuleImage img = ModuleImage.open(p)) {
             ByteOrderView h = new ByteOrderView(pristine);
             byte[] d = pristine.clone();
-            for (long i = ImageFormat.HEADER_SIZE; i < h.u64(32); i += 7) {
+            for (long i = Header.SIZE; i < h.u64(Header.INDEX_OFFSET_AT); i += 7) {
                 d[(int) i] ^= (byte) 0xff;
             }
             Files.write(p, d);

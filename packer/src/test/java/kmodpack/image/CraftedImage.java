@@ -6,6 +6,12 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import kmodpack.image.ImageLayout.BlockRecord;
+import kmodpack.image.ImageLayout.EntryRecord;
+import kmodpack.image.ImageLayout.Header;
+import kmodpack.image.ImageLayout.IndexHeader;
+import kmodpack.image.ImageLayout.StreamRecord;
+
 /**
  * A small real image, uncompressed (codec none, index stored raw), whose header and index a
  * test rewrites field by field. {@link #write} refreshes every checksum, as an attacker would,
@@ -20,8 +26,8 @@ final class CraftedImage {
     private CraftedImage(byte[] bytes) {
         this.bytes = bytes;
         this.buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        this.indexAt = (int) buf.getLong(32);
-        if (bytes[13] != 0) {
+        this.indexAt = (int) buf.getLong(Header.INDEX_OFFSET_AT);
+        if (bytes[Header.INDEX_CODEC_AT] != 0) {
             throw new IllegalStateException("the index must be stored raw");
         }
     }
@@ -39,11 +45,11 @@ final class CraftedImage {
     }
 
     int entryCount() {
-        return buf.getInt(indexAt);
+        return buf.getInt(indexAt + IndexHeader.ENTRY_COUNT_AT);
     }
 
     int blockCount() {
-        return buf.getInt(indexAt + 4);
+        return buf.getInt(indexAt + IndexHeader.BLOCK_COUNT_AT);
     }
 
     /** File offset of index header field {@code off}. */
@@ -53,22 +59,22 @@ final class CraftedImage {
 
     /** Version 2 images hold a stream table between the index header and the block table. */
     int streamCount() {
-        return buf.getShort(8) == ImageFormat.MAJOR_V1 ? 0 : buf.getInt(indexAt + 20);
+        return buf.getShort(Header.MAJOR_AT) == ImageFormat.MAJOR_V1 ? 0 : buf.getInt(indexAt + IndexHeader.STREAM_COUNT_AT);
     }
 
     /** File offset of stream record {@code s} (version 2). */
     int stream(int s) {
-        return indexAt + ImageFormat.INDEX_HEADER_SIZE + ImageFormat.STREAM_RECORD_SIZE * s;
+        return indexAt + IndexHeader.SIZE + StreamRecord.SIZE * s;
     }
 
     /** File offset of block record {@code b}. */
     int block(int b) {
-        return stream(streamCount()) + ImageFormat.BLOCK_RECORD_SIZE * b;
+        return stream(streamCount()) + BlockRecord.SIZE * b;
     }
 
     /** File offset of entry record {@code i}. */
     int entry(int i) {
-        return block(blockCount()) + ImageFormat.ENTRY_RECORD_SIZE * i;
+        return block(blockCount()) + EntryRecord.SIZE * i;
     }
 
     /** File offset of the string table. */
@@ -81,8 +87,8 @@ final class CraftedImage {
         byte[] want = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         for (int i = 1; i < entryCount(); i++) {
             int r = entry(i);
-            int off = strings() + buf.getInt(r + 4);
-            int len = buf.getInt(r + 8);
+            int off = strings() + buf.getInt(r + EntryRecord.NAME_OFFSET_AT);
+            int len = buf.getInt(r + EntryRecord.NAME_LENGTH_AT);
             if (java.util.Arrays.equals(bytes, off, off + len, want, 0, want.length)) {
                 return i;
             }
@@ -92,16 +98,16 @@ final class CraftedImage {
 
     /** Writes the image with fresh index and header checksums. */
     Path write(Path p) throws IOException {
-        int crc = ModuleImage.crc(bytes, indexAt, bytes.length - indexAt);
-        buf.putInt(52, crc).putInt(56, crc);
-        buf.putInt(60, ModuleImage.crc(bytes, 0, 60));
+        int crc = ImageLayout.crc(bytes, indexAt, bytes.length - indexAt);
+        buf.putInt(Header.INDEX_STORED_CRC_AT, crc).putInt(Header.INDEX_RAW_CRC_AT, crc);
+        Header.seal(bytes);
         Files.write(p, bytes);
         return p;
     }
 
     /** Refreshes only the header checksum (for header fields that make the index unreadable anyway). */
     static byte[] sealHeader(byte[] image) {
-        ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putInt(60, ModuleImage.crc(image, 0, 60));
+        Header.seal(image);
         return image;
     }
 }

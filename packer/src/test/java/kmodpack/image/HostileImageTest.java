@@ -19,6 +19,9 @@ import kmodpack.testkit.TreeAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import kmodpack.image.ImageLayout.EntryRecord;
+import kmodpack.image.ImageLayout.Header;
+
 /**
  * Images crafted to escape the extraction directory: names "..", names with '/', a link and a
  * directory of the same name, a child claimed by a link. All have valid checksums (an attacker
@@ -39,8 +42,8 @@ class HostileImageTest {
     private static byte[] patch(byte[] image, String from, String to) {
         assertEquals(from.length(), to.length());
         ByteBuffer h = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
-        int indexOffset = (int) h.getLong(32);
-        assertEquals(0, image[13], "index is stored raw");
+        int indexOffset = (int) h.getLong(Header.INDEX_OFFSET_AT);
+        assertEquals(0, image[Header.INDEX_CODEC_AT], "index is stored raw");
         byte[] f = from.getBytes(StandardCharsets.UTF_8);
         byte[] t = to.getBytes(StandardCharsets.UTF_8);
         int hits = 0;
@@ -51,9 +54,9 @@ class HostileImageTest {
             }
         }
         assertTrue(hits > 0, "nothing to patch");
-        int crc = ModuleImage.crc(image, indexOffset, image.length - indexOffset);
-        h.putInt(52, crc).putInt(56, crc);
-        h.putInt(60, ModuleImage.crc(image, 0, 60));
+        int crc = ImageLayout.crc(image, indexOffset, image.length - indexOffset);
+        h.putInt(Header.INDEX_STORED_CRC_AT, crc).putInt(Header.INDEX_RAW_CRC_AT, crc);
+        Header.seal(image);
         return image;
     }
 
@@ -167,15 +170,15 @@ class HostileImageTest {
         int d = pristine.entryNamed("d"), e = pristine.entryNamed("e");
         // d's children start at d itself.
         CraftedImage self = pristine.copy();
-        self.buf.putLong(self.entry(d) + 48, d);
+        self.buf.putLong(self.entry(d) + EntryRecord.LOCATION_AT, d);
         assertRefused(Files.readAllBytes(self.write(tmp.resolve("self"))));
         // e names the root's first child as its children: d would sit below its own child.
         CraftedImage loop = pristine.copy();
-        loop.buf.putLong(loop.entry(e) + 48, d);
+        loop.buf.putLong(loop.entry(e) + EntryRecord.LOCATION_AT, d);
         assertRefused(Files.readAllBytes(loop.write(tmp.resolve("loop"))));
         // An entry that names itself as its parent.
         CraftedImage parent = pristine.copy();
-        parent.buf.putInt(parent.entry(e), e);
+        parent.buf.putInt(parent.entry(e) + EntryRecord.PARENT_AT, e);
         assertRefused(Files.readAllBytes(parent.write(tmp.resolve("parent"))));
     }
 
@@ -191,8 +194,8 @@ class HostileImageTest {
         Files.writeString(src.resolve("b"), "abcdefghij");
         CraftedImage img = CraftedImage.of(src, tmp);
         int a = img.entryNamed("a"), b = img.entryNamed("b");
-        long aAt = img.buf.getLong(img.entry(a) + 48);
-        img.buf.putLong(img.entry(b) + 48, aAt + 5);
+        long aAt = img.buf.getLong(img.entry(a) + EntryRecord.LOCATION_AT);
+        img.buf.putLong(img.entry(b) + EntryRecord.LOCATION_AT, aAt + 5);
         Path p = img.write(tmp.resolve("overlap"));
         Path out = tmp.resolve("out");
         try (ModuleImage m = ModuleImage.open(p)) {
@@ -212,7 +215,7 @@ class HostileImageTest {
         Files.writeString(src.resolve("a"), "x");
         for (long size : new long[] {1L << 40, Long.MAX_VALUE, Long.MAX_VALUE - 4, -1}) {
             CraftedImage img = CraftedImage.of(src, tmp);
-            img.buf.putLong(img.entry(img.entryNamed("a")) + 40, size);
+            img.buf.putLong(img.entry(img.entryNamed("a")) + EntryRecord.SIZE_AT, size);
             assertRefused(Files.readAllBytes(img.write(tmp.resolve("huge"))));
         }
     }

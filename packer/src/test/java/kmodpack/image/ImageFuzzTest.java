@@ -13,6 +13,8 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import kmodpack.packer.Extractor;
 
+import kmodpack.image.ImageLayout.Header;
+
 /**
  * Coverage-guided fuzzing of the image reader, an image being untrusted input that root mounts
  * and extracts: open, lookup of every entry's path, listing, readlink, reads at several offsets,
@@ -54,14 +56,14 @@ class ImageFuzzTest {
      */
     static byte[] withChecksums(byte[] input) {
         byte[] b = input.clone();
-        if (b.length < ImageFormat.HEADER_SIZE) return b;
+        if (b.length < Header.SIZE) return b;
         ByteBuffer h = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        long indexOffset = h.getLong(32);
-        if (b[13] == Codec.NONE.id && indexOffset >= ImageFormat.HEADER_SIZE && indexOffset <= b.length) {
-            int crc = ModuleImage.crc(b, (int) indexOffset, b.length - (int) indexOffset);
-            h.putInt(52, crc).putInt(56, crc);
+        long indexOffset = h.getLong(Header.INDEX_OFFSET_AT);
+        if (b[Header.INDEX_CODEC_AT] == Codec.NONE.id && indexOffset >= Header.SIZE && indexOffset <= b.length) {
+            int crc = ImageLayout.crc(b, (int) indexOffset, b.length - (int) indexOffset);
+            h.putInt(Header.INDEX_STORED_CRC_AT, crc).putInt(Header.INDEX_RAW_CRC_AT, crc);
         }
-        h.putInt(60, ModuleImage.crc(b, 0, 60));
+        Header.seal(b);
         return b;
     }
 

@@ -13,6 +13,9 @@ import kmodpack.packer.ImageBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import kmodpack.image.ImageLayout.Header;
+import kmodpack.image.ImageLayout.IndexHeader;
+
 /**
  * The kernel version names the directory that mount and extract use (/lib/modules/VERSION), so
  * FORMAT.md makes it one path component, like an entry name; the reader refuses anything else
@@ -35,15 +38,15 @@ class KernelVersionRuleTest {
         byte[] grown = java.util.Arrays.copyOf(c.bytes, c.bytes.length + version.length);
         System.arraycopy(version, 0, grown, c.bytes.length, version.length);
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(grown).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        int stringLength = b.getInt(c.indexField(8));
-        b.putInt(c.indexField(8), stringLength + version.length);
-        b.putInt(c.indexField(12), stringLength);
-        b.putInt(c.indexField(16), version.length);
-        b.putLong(40, b.getLong(40) + version.length);
-        int crc = ModuleImage.crc(grown, c.indexAt, grown.length - c.indexAt);
-        b.putInt(52, crc).putInt(56, crc);
-        b.putInt(48, grown.length - c.indexAt);
-        b.putInt(60, ModuleImage.crc(grown, 0, 60));
+        int stringLength = b.getInt(c.indexField(IndexHeader.STRING_TABLE_LENGTH_AT));
+        b.putInt(c.indexField(IndexHeader.STRING_TABLE_LENGTH_AT), stringLength + version.length);
+        b.putInt(c.indexField(IndexHeader.VERSION_OFFSET_AT), stringLength);
+        b.putInt(c.indexField(IndexHeader.VERSION_LENGTH_AT), version.length);
+        b.putLong(Header.INDEX_STORED_LENGTH_AT, b.getLong(Header.INDEX_STORED_LENGTH_AT) + version.length);
+        int crc = ImageLayout.crc(grown, c.indexAt, grown.length - c.indexAt);
+        b.putInt(Header.INDEX_STORED_CRC_AT, crc).putInt(Header.INDEX_RAW_CRC_AT, crc);
+        b.putInt(Header.INDEX_RAW_LENGTH_AT, grown.length - c.indexAt);
+        Header.seal(grown);
         return Files.write(tmp.resolve("crafted"), grown);
     }
 

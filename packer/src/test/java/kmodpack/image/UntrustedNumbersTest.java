@@ -6,15 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import kmodpack.image.ImageLayout.BlockRecord;
+import kmodpack.image.ImageLayout.EntryRecord;
+import kmodpack.image.ImageLayout.Header;
 
 /**
  * Numbers read from an image are untrusted: lengths are bounded before anything is allocated
@@ -47,11 +48,6 @@ class UntrustedNumbersTest {
     /** A 377-byte file whose header claims a 2 GiB index: refused before the 2 GiB are allocated. */
     static byte[] hugeIndexClaim() {
         byte[] f = new byte[377];
-        ByteBuffer h = ByteBuffer.wrap(f).order(ByteOrder.LITTLE_ENDIAN);
-        h.put("KMODPACK".getBytes(StandardCharsets.US_ASCII)).putShort((short) 1).putShort((short) 0);
-        h.put(12, (byte) Codec.XZ.id).put(13, (byte) Codec.XZ.id);
-        h.putInt(16, 1 << 20).putLong(24, 0).putLong(32, 64).putLong(40, 377 - 64);
-        h.putInt(48, Integer.MAX_VALUE - 16);
         new Random(1).ints(377 - 64).forEach(new java.util.function.IntConsumer() {
             int at = 64;
 
@@ -60,8 +56,10 @@ class UntrustedNumbersTest {
                 f[at++] = (byte) v;
             }
         });
-        h.putInt(52, ModuleImage.crc(f, 64, 377 - 64));
-        return CraftedImage.sealHeader(f);
+        byte[] h = new Header(ImageFormat.MAJOR_V1, 0, Codec.XZ.id, Codec.XZ.id, 1 << 20, 0, Header.SIZE, 377 - Header.SIZE,
+                Integer.MAX_VALUE - 16, ImageLayout.crc(f, Header.SIZE, 377 - Header.SIZE), 0).encode();
+        System.arraycopy(h, 0, f, 0, Header.SIZE);
+        return f;
     }
 
     @Test
@@ -75,7 +73,7 @@ class UntrustedNumbersTest {
     void aBlockCannotClaimMoreThanItsCodecCanExpand() throws IOException {
         CraftedImage c = crafted();
         // Codec none stores raw: 1 byte stored cannot give a 4096-byte block.
-        c.buf.putInt(c.block(0) + 8, 1);
+        c.buf.putInt(c.block(0) + BlockRecord.STORED_LENGTH_AT, 1);
         assertTrue(refused(c.write(tmp.resolve("x"))).getMessage().contains("block 0 has a bad record"));
     }
 
@@ -83,20 +81,20 @@ class UntrustedNumbersTest {
     void offsetsNearTwoToThe63DoNotWrapRoundTheRangeChecks() throws IOException {
         CraftedImage c = crafted();
         int link = c.entry(c.entryNamed("build"));
-        c.buf.putLong(link + 48, Long.MAX_VALUE - 2);
+        c.buf.putLong(link + EntryRecord.LOCATION_AT, Long.MAX_VALUE - 2);
         assertTrue(refused(c.write(tmp.resolve("link"))).getMessage().contains("bad target"));
 
         c = crafted();
-        c.buf.putLong(c.block(0), Long.MAX_VALUE - 10);
+        c.buf.putLong(c.block(0) + BlockRecord.OFFSET_AT, Long.MAX_VALUE - 10);
         assertTrue(refused(c.write(tmp.resolve("block"))).getMessage().contains("bad record"));
 
         c = crafted();
         int file = c.entry(c.entryNamed("a.ko"));
-        c.buf.putLong(file + 48, Long.MAX_VALUE);
+        c.buf.putLong(file + EntryRecord.LOCATION_AT, Long.MAX_VALUE);
         assertTrue(refused(c.write(tmp.resolve("file"))).getMessage().contains("outside the data"));
 
         c = crafted();
-        c.buf.putLong(c.entry(0) + 48, Long.MAX_VALUE);
+        c.buf.putLong(c.entry(0) + EntryRecord.LOCATION_AT, Long.MAX_VALUE);
         assertTrue(refused(c.write(tmp.resolve("dir"))).getMessage().contains("bad children"));
     }
 
@@ -104,7 +102,7 @@ class UntrustedNumbersTest {
     void modeBitsOutsideTypeAndPermissionsAreRefused() throws IOException {
         CraftedImage c = crafted();
         int file = c.entry(c.entryNamed("a.ko"));
-        c.buf.putInt(file + 12, c.buf.getInt(file + 12) | 0x40000000);
+        c.buf.putInt(file + EntryRecord.MODE_AT, c.buf.getInt(file + EntryRecord.MODE_AT) | 0x40000000);
         assertTrue(refused(c.write(tmp.resolve("mode"))).getMessage().contains("mode bits"));
     }
 
@@ -119,7 +117,7 @@ class UntrustedNumbersTest {
         int[] values = {0x00, 0x01, 0x7f, 0x80, 0xff};
         int opened = 0;
         for (int at = 0; at < pristine.bytes.length; at++) {
-            if (at >= 64 && at < pristine.indexAt || at >= 52 && at < 64) {
+            if (at >= Header.SIZE && at < pristine.indexAt || at >= Header.INDEX_STORED_CRC_AT && at < Header.SIZE) {
                 continue; // block bytes and checksums: CorruptionTest's ground
             }
             for (int v : values) {

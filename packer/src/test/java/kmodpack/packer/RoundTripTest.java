@@ -93,14 +93,15 @@ class RoundTripTest {
             assertArrayEquals(java.util.Arrays.copyOfRange(hotBytes, ImageFormat.HOT_BLOCK_SIZE - 50, ImageFormat.HOT_BLOCK_SIZE + 50), piece);
             if (major == ImageFormat.MAJOR) {
                 // The hot file lies in the hot stream's small blocks, the modules in the data stream.
-                ModuleImage.StreamInfo hotStream = img.streams().get(1);
+                kmodpack.image.StreamInfo hotStream = img.streams().get(1);
                 assertEquals("hot", hotStream.name());
                 assertEquals("data", img.streams().get(0).name());
                 assertEquals(codec == Codec.NONE ? Codec.NONE : Codec.LZ4, hotStream.codec());
-                int[] range = img.blockRange(hot);
-                assertEquals(hotStream.firstBlock(), range[0]);
-                assertTrue(range[1] < hotStream.firstBlock() + hotStream.blockCount());
-                assertTrue(img.blockRange(img.lookup("random.bin"))[1] < hotStream.firstBlock());
+                int[] blocks = img.blocksOf(hot);
+                assertEquals(hotStream.firstBlock(), blocks[0]);
+                assertTrue(blocks[blocks.length - 1] < hotStream.firstBlock() + hotStream.blockCount());
+                int[] dataBlocks = img.blocksOf(img.lookup("random.bin"));
+                assertTrue(dataBlocks[dataBlocks.length - 1] < hotStream.firstBlock());
             } else {
                 assertEquals(1, img.streams().size());
             }

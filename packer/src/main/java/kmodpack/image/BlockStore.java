@@ -1,0 +1,274 @@
+package kmodpack.image;
+
+import java.io.Closeable;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import kmodpack.image.ImageLayout.BlockRecord;
+
+/**
+ * The compressed blocks of an image, read through one file handle (positional reads, so
+ * threads share it): each block's stored checksum checked before decoding and its raw checksum
+ * after, decoded by its stream's codec, kept in a small cache of decoded blocks, and decoded
+ * once when several threads want it at the same time. Reads of a stream range decode the
+ * blocks of a long range on spare cores and only the prefix of a block the range ends in.
+ */
+final class BlockStore implements Closeable {
+    /** Decoded blocks kept for reuse: sequential reads in small pieces (FUSE) hit the cache. */
+    private static final long DEFAULT_CACHE_BYTES = 16L << 20;
+
+    private final FileChannel channel;
+    private final StreamInfo[] streams;
+    private final BlockRecord[] blocks;
+    private final int[] blockStream;
+
+    private final Map<Integer, byte[]> cache = new LinkedHashMap<>(16, 0.75f, true);
+    /** Blocks being decoded now, guarded by the cache's lock. */
+    private final Map<Integer, CompletableFuture<byte[]>> decoding = new HashMap<>();
+    private final int cacheCapacity;
+
+    BlockStore(FileChannel channel, ImageIndex index) {
+        this.channel = channel;
+        this.streams = index.streams;
+        this.blocks = index.blocks;
+        this.blockStream = index.blockStream;
+        int largest = ImageFormat.MIN_BLOCK_SIZE;
+        for (StreamInfo s : streams) {
+            largest = Math.max(largest, s.blockSize());
+        }
+        cacheCapacity = (int) Math.max(2, DEFAULT_CACHE_BYTES / largest);
+    }
+
+    int blockCount() {
+        return blocks.length;
+    }
+
+    int rawLength(int b) {
+        StreamInfo stream = streams[blockStream[b]];
+        return stream.rawLengthOf(b - stream.firstBlock());
+    }
+
+    // ---- stream ranges -------------------------------------------------------------------------
+
+    /**
+     * Copies stream bytes {@code [pos, pos + len)} into {@code dst}, block by block through the
+     * cache: the read for small pieces (FUSE, index lookups). The range must lie in the stream.
+     */
+    void read(StreamInfo stream, long pos, byte[] dst, int off, int len) throws IOException {
+        int blockSize = stream.blockSize();
+        long end = pos + len;
+        while (pos < end) {
+            int within = (int) (pos % blockSize);
+            byte[] raw = block(stream.blockAt(pos));
+            int take = (int) Math.min(raw.length - within, end - pos);
+            System.arraycopy(raw, within, dst, off, take);
+            off += take;
+            pos += take;
+        }
+    }
+
+    /**
+     * Copies stream bytes {@code [start, start + len)} into {@code out} at {@code outOff}: the
+     * read for whole files. The blocks of a range that spans several are decoded on spare cores
+     * at the same time, and the block it ends in only as far as the range goes.
+     */
+    void readRange(StreamInfo stream, long start, byte[] out, int outOff, int len) throws IOException {
+        if (len == 0) {
+            return;
+        }
+        int blockSize = stream.blockSize();
+        long end = start + len;
+        int first = (int) (start / blockSize);
+        int count = (int) ((end - 1) / blockSize) - first + 1;
+        AtomicInteger next = new AtomicInteger();
+        // Each worker takes the next block not yet taken: the caller, plus helpers on spare cores.
+        Callable<Void> worker = () -> {
+            for (int k; (k = next.getAndIncrement()) < count; ) {
+                int b = stream.firstBlock() + first + k;
+                long blockStart = (long) (first + k) * blockSize;
+                int need = (int) Math.min(blockSize, end - blockStart);
+                byte[] raw = need < rawLength(b) ? cachedOrPrefix(b, need) : block(b);
+                int from = (int) Math.max(0, start - blockStart);
+                System.arraycopy(raw, from, out, outOff + (int) (blockStart + from - start), need - from);
+            }
+            return null;
+        };
+        int helpers = Math.min(count - 1, Runtime.getRuntime().availableProcessors() - 1);
+        List<ForkJoinTask<Void>> tasks = new ArrayList<>();
+        for (int i = 0; i < helpers; i++) {
+            tasks.add(ForkJoinPool.commonPool().submit(worker));
+        }
+        try {
+            worker.call();
+            for (ForkJoinTask<Void> t : tasks) {
+                t.get();
+            }
+        } catch (ExecutionException e) {
+            throw unwrap(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted");
+        } catch (Exception e) {
+            throw unwrap(e);
+        }
+    }
+
+    private static IOException unwrap(Throwable cause) {
+        // The pool wraps a helper's checked exception in RuntimeExceptions, sometimes twice.
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof IOException io) {
+                return io;
+            }
+        }
+        if (cause instanceof Error err) {
+            throw err;
+        }
+        return new ImageException(String.valueOf(cause), cause);
+    }
+
+    // ---- blocks --------------------------------------------------------------------------------
+
+    private byte[] cachedOrPrefix(int b, int need) throws IOException {
+        synchronized (cache) {
+            byte[] hit = cache.get(b);
+            if (hit != null) {
+                return hit;
+            }
+        }
+        return decodeBlock(b, need);
+    }
+
+    /**
+     * The decoded, checked bytes of a block, from the cache where possible. Threads that want
+     * the same block at once share one decode.
+     */
+    byte[] block(int b) throws IOException {
+        CompletableFuture<byte[]> mine;
+        CompletableFuture<byte[]> theirs;
+        synchronized (cache) {
+            byte[] hit = cache.get(b);
+            if (hit != null) {
+                return hit;
+            }
+            theirs = decoding.get(b);
+            mine = theirs == null ? new CompletableFuture<>() : null;
+            if (mine != null) {
+                decoding.put(b, mine);
+            }
+        }
+        if (theirs != null) {
+            try {
+                return theirs.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw new ImageException("block " + b + ": " + e.getCause(), e.getCause());
+            }
+        }
+        byte[] raw;
+        try {
+            raw = decodeBlock(b, rawLength(b));
+        } catch (IOException | RuntimeException | Error e) {
+            synchronized (cache) {
+                decoding.remove(b);
+            }
+            mine.completeExceptionally(e);
+            throw e;
+        }
+        synchronized (cache) {
+            cache.put(b, raw);
+            if (cache.size() > cacheCapacity) {
+                var it = cache.entrySet().iterator();
+                it.next();
+                it.remove();
+            }
+            decoding.remove(b);
+        }
+        mine.complete(raw);
+        return raw;
+    }
+
+    /** Whether a block is decoded in the cache or being decoded. */
+    boolean isCached(int b) {
+        synchronized (cache) {
+            return cache.containsKey(b) || decoding.containsKey(b);
+        }
+    }
+
+    /**
+     * Decodes a block into the cache unless it is there already: read-ahead, run on a spare
+     * thread. A damaged block is left for the read that needs it to report.
+     */
+    void preload(int b) {
+        if (b < 0 || b >= blocks.length) {
+            return;
+        }
+        try {
+            block(b);
+        } catch (IOException e) {
+            // reported by the read that needs this block
+        }
+    }
+
+    /**
+     * Reads, checks and decodes the first {@code need} bytes of a block, without touching the
+     * cache. The stored checksum is always checked; the raw one only when the whole block is
+     * decoded (it covers the whole block), which FORMAT.md allows.
+     */
+    byte[] decodeBlock(int b, int need) throws IOException {
+        BlockRecord r = blocks[b];
+        int stored = r.storedLength();
+        byte[] buf = new byte[stored];
+        try {
+            ImageIndex.readFully(channel, ByteBuffer.wrap(buf), r.offset());
+        } catch (EOFException e) {
+            throw new ImageException("block " + b + " is cut off: the image was truncated");
+        }
+        if (ImageLayout.crc(buf, 0, stored) != r.storedCrc()) {
+            throw new ImageException("damaged block " + b + " (checksum mismatch)");
+        }
+        int rawLength = rawLength(b);
+        boolean whole = need >= rawLength;
+        byte[] raw = new byte[whole ? rawLength : need];
+        StreamInfo stream = streams[blockStream[b]];
+        int blockSize = stream.blockSize();
+        Codec c = r.isRaw() ? Codec.NONE : stream.codec();
+        try {
+            if (whole) {
+                c.decompress(buf, stored, raw, rawLength, blockSize);
+            } else {
+                c.decompressPrefix(buf, stored, raw, need, rawLength, blockSize);
+            }
+        } catch (ImageException | RuntimeException e) {
+            throw new ImageException("damaged block " + b + " (" + e.getMessage() + ")", e);
+        }
+        if (whole && ImageLayout.crc(raw, 0, rawLength) != r.rawCrc()) {
+            throw new ImageException("damaged block " + b + " (checksum mismatch after decoding)");
+        }
+        return raw;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}
