@@ -81,7 +81,10 @@ final class ImageIndex {
         long indexOffset = h.indexOffset();
         long indexStored = h.indexStoredLength();
         long indexRaw = Integer.toUnsignedLong(h.indexRawLength());
-        if ((v1 ? !ImageFormat.validBlockSize(blockSize) : blockSize != 0 || h.codec() != 0) || h.dataLength() < 0
+        // Version 2: the largest stream block size (checked against the streams below), or 0 as
+        // the first 2.0 writers left it.
+        boolean blockSizeValid = ImageFormat.validBlockSize(blockSize) || !v1 && blockSize == 0;
+        if (!blockSizeValid || !v1 && h.codec() != 0 || h.dataLength() < 0
                 || indexOffset < Header.SIZE || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16
                 || indexRaw > Integer.MAX_VALUE - 16) {
             throw new ImageException(file + ": damaged image header");
@@ -178,6 +181,14 @@ final class ImageIndex {
             }
             if (nextBlock != blockCount || total != dataLength) {
                 throw damagedIndex("streams do not add up to the blocks and the data length");
+            }
+            int largest = 0;
+            for (StreamInfo s : streams) {
+                largest = Math.max(largest, s.blockSize());
+            }
+            if (blockSize != 0 && blockSize != largest) {
+                throw new ImageException("damaged image header (block size " + blockSize
+                        + " is not the largest stream block size, " + largest + ")");
             }
         }
         blockStream = new int[blockCount];
