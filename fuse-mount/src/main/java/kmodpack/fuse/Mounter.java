@@ -98,7 +98,7 @@ public final class Mounter {
             Background.detachSession();
         }
         SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
-        kmodpack.image.Codec.preferNativeLz4();
+        kmodpack.image.Codec.preferNativeDecodersSoon();
         ModuleImage img = ModuleImage.open(plan.image());
         FuseServer server;
         try {

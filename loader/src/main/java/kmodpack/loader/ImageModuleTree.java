@@ -61,6 +61,14 @@ public final class ImageModuleTree implements ModuleTree {
         }
     }
 
+    /**
+     * For a run that will read modules: the native LZMA2 decoder is loaded on a thread of its
+     * own meanwhile (small reads, like the index, decode in Java until it is in).
+     */
+    public void decodeNativelySoon() {
+        kmodpack.image.Codec.loadNativeXzSoon();
+    }
+
     @Override
     public byte[] read(String relPath) throws IOException {
         return readNow(relPath);
