@@ -25,10 +25,12 @@ import kmodpack.image.ImageLayout.Header;
 public final class ModuleImage implements Closeable {
     private final ImageIndex index;
     private final BlockStore store;
+    private final PathResolver resolver;
 
     private ModuleImage(ImageIndex index, BlockStore store) {
         this.index = index;
         this.store = store;
+        this.resolver = new PathResolver(index);
     }
 
     /**
@@ -95,6 +97,15 @@ public final class ModuleImage implements Closeable {
         return main;
     }
 
+    /** The largest block size of any stream: a reader holds blocks (and xz dictionaries) this big. */
+    public int largestBlockSize() {
+        int largest = 0;
+        for (StreamInfo s : index.streams) {
+            largest = Math.max(largest, s.blockSize());
+        }
+        return largest;
+    }
+
     public int blockCount() {
         return store.blockCount();
     }
@@ -140,6 +151,18 @@ public final class ModuleImage implements Closeable {
      */
     public ImageEntry lookup(String path) {
         return index.lookup(path);
+    }
+
+    /**
+     * The entry a path names as the kernel would resolve it under the image's directory:
+     * symbolic links followed (the last one only when {@code followLast} or when the path ends
+     * in '/'), ".." resolved, at most 40 links. Returns null when the path names nothing in the
+     * image (a link that leads outside it included).
+     *
+     * @throws ImageException when the path meets more than 40 symbolic links
+     */
+    public ImageEntry resolve(String path, boolean followLast) throws ImageException {
+        return resolver.resolve(path, followLast);
     }
 
     /** The child of a directory with this name, or null. */
