@@ -232,9 +232,9 @@ public final class ImageFs extends FuseStubFS {
         // A file over several blocks: its last block is decoded now on a spare core, while the
         // caller's first read decodes the first one. Readers of a module want both ends at least
         // (ELF header, section headers and signature at the end).
-        int[] blocks = readAhead == null ? null : image.blockRange(e);
-        if (blocks != null && blocks[1] > blocks[0]) {
-            decodeAhead(blocks[1]);
+        int[] blocks = readAhead == null ? null : image.blocksOf(e);
+        if (blocks != null && blocks.length > 1) {
+            decodeAhead(blocks[blocks.length - 1]);
         }
         return 0;
     }
