@@ -45,7 +45,7 @@ public final class Mounter {
         int blockSize;
         try (ModuleImage img = ModuleImage.open(abs)) {
             version = img.kernelVersion();
-            blockSize = img.blockSize();
+            blockSize = img.largestBlockSize();
         }
         if (!Files.isRegularFile(abs)) {
             throw new MountException(image + ": not a regular file");

@@ -81,7 +81,10 @@ final class ImageIndex {
         long indexOffset = h.indexOffset();
         long indexStored = h.indexStoredLength();
         long indexRaw = Integer.toUnsignedLong(h.indexRawLength());
-        if ((v1 ? !ImageFormat.validBlockSize(blockSize) : blockSize != 0 || h.codec() != 0) || h.dataLength() < 0
+        // Version 2: the largest stream block size (checked against the streams below), or 0 as
+        // the first 2.0 writers left it.
+        boolean blockSizeValid = ImageFormat.validBlockSize(blockSize) || !v1 && blockSize == 0;
+        if (!blockSizeValid || !v1 && h.codec() != 0 || h.dataLength() < 0
                 || indexOffset < Header.SIZE || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16
                 || indexRaw > Integer.MAX_VALUE - 16) {
             throw new ImageException(file + ": damaged image header");
@@ -179,6 +182,14 @@ final class ImageIndex {
             if (nextBlock != blockCount || total != dataLength) {
                 throw damagedIndex("streams do not add up to the blocks and the data length");
             }
+            int largest = 0;
+            for (StreamInfo s : streams) {
+                largest = Math.max(largest, s.blockSize());
+            }
+            if (blockSize != 0 && blockSize != largest) {
+                throw new ImageException("damaged image header (block size " + blockSize
+                        + " is not the largest stream block size, " + largest + ")");
+            }
         }
         blockStream = new int[blockCount];
         for (int s = 0; s < streams.length; s++) {
@@ -218,8 +229,7 @@ final class ImageIndex {
                 // Version 2: a regular file's child count field is its layout word.
                 transform = ImageLayout.transformOf(childCount);
                 stream = ImageLayout.streamOf(childCount);
-                if (transform != ImageFormat.TRANSFORM_IDENTITY || ImageLayout.layoutReserved(childCount) != 0
-                        || stream >= streams.length) {
+                if (ImageLayout.layoutReserved(childCount) != 0 || stream >= streams.length) {
                     throw damagedIndex("file entry " + i + " has an unknown layout");
                 }
                 childCount = 0;
@@ -297,11 +307,19 @@ final class ImageIndex {
         }
     }
 
-    /** A regular file's bytes must lie where its transform reads them (FORMAT.md, Entry table). */
+    /**
+     * A regular file's transform must be known and the ranges it reads must lie in their
+     * streams (FORMAT.md, Entry table): one case per transform, as in ModuleImage.content.
+     */
     private void checkFileLayout(ImageEntry e) throws ImageException {
-        long streamLength = streams[e.stream].rawLength();
-        if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
-            throw damagedIndex("file entry " + e.index + " lies outside the data");
+        switch (e.transform) {
+            case ImageFormat.TRANSFORM_IDENTITY -> {
+                long streamLength = streams[e.stream].rawLength();
+                if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
+                    throw damagedIndex("file entry " + e.index + " lies outside the data");
+                }
+            }
+            default -> throw damagedIndex("file entry " + e.index + " has an unknown layout");
         }
     }
 

@@ -97,6 +97,15 @@ public final class ModuleImage implements Closeable {
         return main;
     }
 
+    /** The largest block size of any stream: a reader holds blocks (and xz dictionaries) this big. */
+    public int largestBlockSize() {
+        int largest = 0;
+        for (StreamInfo s : index.streams) {
+            largest = Math.max(largest, s.blockSize());
+        }
+        return largest;
+    }
+
     public int blockCount() {
         return store.blockCount();
     }
