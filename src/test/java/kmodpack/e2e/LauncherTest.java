@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import kmodpack.image.ImageLayout.Header;
 import kmodpack.testkit.KernelTrees;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -149,5 +152,40 @@ class LauncherTest {
         assertEquals(0, run.exit(), run.err());
         assertArrayEquals(direct("--version"), run.out());
         assertEquals("", run.err());
+    }
+
+    /**
+     * The detached mount server's heap follows the header's block size (the largest of any
+     * stream): a default image gets a heap for 1 MiB blocks, an image written before the field
+     * was filled (0 there) the heap for the largest blocks allowed. A stand-in JVM records the
+     * options the launcher gives it and reports the server ready.
+     */
+    @Test
+    void mountServerHeapFollowsTheHeadersBlockSize() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("tree/lib/modules/v/kernel"));
+        Files.writeString(src.resolve("a.ko"), "module a");
+        Path image = tmp.resolve("v.img");
+        assertEquals(0, Kmodpack.run("build", "-b", tmp.resolve("tree").toString(), "-o", image.toString(), "v").exit());
+        byte[] header = Files.readAllBytes(image);
+        assertEquals(1 << 20, ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(Header.BLOCK_SIZE_AT));
+        Path old = tmp.resolve("old.img");
+        ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).putInt(Header.BLOCK_SIZE_AT, 0);
+        Header.seal(header);
+        Files.write(old, header);
+
+        Path jdk = Files.createDirectories(tmp.resolve("stand-in-jdk/bin"));
+        Path args = tmp.resolve("jvm-args");
+        Files.writeString(jdk.resolve("java"), "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"" + args + "\"\necho kmodpack-server-ready\n");
+        Files.setPosixFilePermissions(jdk.resolve("java"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Process nproc = new ProcessBuilder("nproc").start();
+        int cores = Integer.parseInt(new String(nproc.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim());
+        for (Path img : List.of(image, old)) {
+            Files.deleteIfExists(args);
+            Run run = launcher(Map.of("JAVA_HOME", jdk.getParent().toString()), "mount", img.toString(), tmp.resolve("mnt").toString());
+            assertEquals(0, run.exit(), run.err());
+            long blockSize = img == image ? 1 << 20 : 64 << 20;
+            String xmx = "-Xmx" + kmodpack.fuse.Mounter.heapMegabytes(blockSize, cores) + "m";
+            assertTrue(Files.readAllLines(args).contains(xmx), img + ": expected " + xmx + " in " + Files.readAllLines(args));
+        }
     }
 }

@@ -172,6 +172,35 @@ class PackerCliTest {
         }
     }
 
+    /** cat, ls and extract resolve links as the kernel would under the tree's directory. */
+    @Test
+    void catLsAndExtractFollowLinksInsideTheTree() throws Exception {
+        Path mods = tmp.resolve("links/lib/modules/v");
+        Files.createDirectories(mods.resolve("kernel/fs"));
+        Files.writeString(mods.resolve("kernel/fs/a.ko"), "module a");
+        Files.createSymbolicLink(mods.resolve("updates"), Path.of("kernel"));
+        Files.createSymbolicLink(mods.resolve("kernel/fs/same.ko"), Path.of("../fs/a.ko"));
+        Files.createSymbolicLink(mods.resolve("loop"), Path.of("loop"));
+        Files.createSymbolicLink(mods.resolve("build"), Path.of("/usr/src/linux-headers-v"));
+        Path img = tmp.resolve("links.img");
+        assertEquals(0, Kmodpack.run("build", "-b", tmp.resolve("links").toString(), "-o", img.toString(), "v").exit());
+
+        for (String p : List.of("updates/fs/a.ko", "kernel/fs/same.ko", "updates/fs/same.ko")) {
+            Kmodpack.Result cat = Kmodpack.run("cat", img.toString(), p);
+            assertEquals("module a", cat.out(), cat.toString());
+        }
+        assertOneLineError(Kmodpack.run("cat", img.toString(), "loop"), "too many levels of symbolic links");
+        assertOneLineError(Kmodpack.run("cat", img.toString(), "build"), "not in");
+        Kmodpack.Result ls = Kmodpack.run("ls", img.toString(), "updates/fs");
+        assertEquals("a.ko\nsame.ko\n", ls.out(), ls.toString());
+        Kmodpack.Result lsl = Kmodpack.run("ls", "-l", img.toString(), "updates/fs/same.ko");
+        assertTrue(lsl.out().endsWith("same.ko -> ../fs/a.ko\n"), lsl.toString());
+        // A link named last is extracted as the link; the directories it lies in come with it.
+        Path out = tmp.resolve("links-out");
+        assertEquals(0, Kmodpack.run("extract", img.toString(), out.toString(), "updates/fs/same.ko").exit());
+        assertEquals(Path.of("../fs/a.ko"), Files.readSymbolicLink(out.resolve("kernel/fs/same.ko")));
+    }
+
     /** GNU ls's own listing of a directory in a UTF-8 locale, one name a line, byte order. */
     static String gnuLs(Path dir, String style) throws Exception {
         ProcessBuilder pb = new ProcessBuilder("ls", style, "-1", dir.toString());

@@ -26,7 +26,7 @@ final class CatCommand implements Callable<Integer> {
             // Look every path up first: a wrong name fails before anything is written.
             ImageEntry[] entries = new ImageEntry[paths.size()];
             for (int i = 0; i < entries.length; i++) {
-                entries[i] = ImageOptions.lookup(img, paths.get(i));
+                entries[i] = ImageOptions.lookup(img, paths.get(i), true);
                 if (!entries[i].isRegularFile()) {
                     throw new kmodpack.image.ImageException(paths.get(i) + (entries[i].isDirectory() ? ": is a directory" : ": not a regular file"));
                 }

@@ -16,8 +16,9 @@ final class ImageOptions {
         return ModuleImage.open(image);
     }
 
-    static ImageEntry lookup(ModuleImage img, String path) throws ImageException {
-        ImageEntry e = img.lookup(path);
+    /** The entry at a path, links followed as {@link ModuleImage#resolve} follows them. */
+    static ImageEntry lookup(ModuleImage img, String path, boolean followLast) throws ImageException {
+        ImageEntry e = img.resolve(path, followLast);
         if (e == null) {
             throw new ImageException(path + ": not in " + img.file());
         }

@@ -35,7 +35,8 @@ final class LsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (ModuleImage img = ImageOptions.open(image)) {
-            ImageEntry e = ImageOptions.lookup(img, path);
+            // Like ls -l, a link named last is shown as the link itself.
+            ImageEntry e = ImageOptions.lookup(img, path, false);
             PrintWriter out = new PrintWriter(new java.io.BufferedWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8)));
             if (!e.isDirectory()) {
                 print(out, img, e, TerminalEscape.escape(path.getBytes(java.nio.charset.StandardCharsets.UTF_8)));

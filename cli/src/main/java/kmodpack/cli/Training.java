@@ -22,7 +22,9 @@ import kmodpack.depmod.IndexWriter;
  * is discarded; the {@code modprobe -D} answer is checked, and a wrong one fails the training (the
  * archive is then not kept).
  *
- * <pre>java -cp kmodpack.jar kmodpack.cli.Training WORK_DIR</pre>
+ * <pre>java -cp kmodpack.jar kmodpack.cli.Training WORK_DIR [JNA_DIR]</pre>
+ *
+ * With JNA_DIR, JNA's native stub is copied there first (see {@link #copyJnaStub}).
  */
 public final class Training {
     private static final String VERSION = "0.0.0-training";
@@ -32,6 +34,9 @@ public final class Training {
 
     public static void main(String[] args) throws Exception {
         Path work = Path.of(args[0]).toAbsolutePath();
+        if (args.length > 1) {
+            copyJnaStub(Path.of(args[1]));
+        }
         Path tree = work.resolve("lib/modules/" + VERSION);
         Path fs = tree.resolve("kernel/fs/training");
         Files.createDirectories(fs);
@@ -79,6 +84,12 @@ public final class Training {
         }
         ModprobeCommand.run(List.of("-d", work.toString(), "-S", VERSION, "-D", "training_missing"), nul, nul);
         try {
+            // The binding of the module system calls (libc through JNA), without calling them.
+            new kmodpack.loader.LinuxSyscalls();
+        } catch (RuntimeException | LinkageError e) {
+            // Not a platform the loader knows: the archive only lacks these classes.
+        }
+        try {
             kmodpack.fuse.Mounter.rehearse(image);
         } catch (IOException | RuntimeException | LinkageError e) {
             // No libfuse here: the archive only lacks the mount's classes.
@@ -93,6 +104,21 @@ public final class Training {
         }
         // The mount's rehearsal leaves read-ahead threads behind.
         System.exit(0);
+    }
+
+    /**
+     * Copies JNA's native stub for this platform out of the jar into {@code dir}, where
+     * bin/kmodpack points JNA ({@code jna.boot.library.path}) so that it does not unpack the
+     * stub to a temporary file at every start. Nothing is written where the jar has none.
+     */
+    private static void copyJnaStub(Path dir) throws IOException {
+        String name = "com/sun/jna/" + com.sun.jna.Platform.RESOURCE_PREFIX + "/" + System.mapLibraryName("jnidispatch");
+        try (var in = Training.class.getClassLoader().getResourceAsStream(name)) {
+            if (in != null) {
+                Files.createDirectories(dir);
+                Files.copy(in, dir.resolve(System.mapLibraryName("jnidispatch")));
+            }
+        }
     }
 
     /** An index in kmod's binary format with these keys and values, as depmod writes one. */

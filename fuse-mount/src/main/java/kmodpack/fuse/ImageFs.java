@@ -61,13 +61,24 @@ public final class ImageFs extends FuseStubFS {
     private final Set<String> reported = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<byte[]> buffers = ThreadLocal.withInitial(() -> new byte[MAX_READ]);
     /**
-     * Read-ahead: after a read, the next blocks of the image (data order is the tree's
-     * depth-first order, which is how tar, cp -r and find|xargs walk it) are decoded on spare
-     * threads, one per core, so that a sequential reader finds them ready.
+     * Read-ahead: once reads have gone forward through the data for a while, the next blocks of
+     * the image (data order is the tree's depth-first order, which is how tar, cp -r and
+     * find|xargs walk it) are decoded on spare threads, one per core, so that a sequential
+     * reader finds them ready. Random readers (modinfo, modprobe: a module here, a module there)
+     * get none: decoding blocks nobody reads would take the cores their own reads need.
      */
     private final ExecutorService readAhead;
     private final int readAheadBlocks;
     private final Set<Integer> queued = ConcurrentHashMap.newKeySet();
+    /** How far a run of reads must have gone forward before blocks past it are decoded ahead. */
+    static final long SEQUENTIAL_AFTER = 256 << 10;
+    /** The last read (guarded by itself): which file, where it ended, in which block, and the run so far. */
+    private final long[] last = {-1, 0, 0, -1, 0};
+    private static final int LAST_INODE = 0;
+    private static final int LAST_END = 1;
+    private static final int LAST_SIZE = 2;
+    private static final int LAST_BLOCK = 3;
+    private static final int RUN = 4;
 
     private final ByteBuffer dot;
     private final ByteBuffer dotdot;
@@ -218,6 +229,13 @@ public final class ImageFs extends FuseStubFS {
             return -ErrorCodes.EISDIR();
         }
         fi.fh.set(e.inode());
+        // A file over several blocks: its last block is decoded now on a spare core, while the
+        // caller's first read decodes the first one. Readers of a module want both ends at least
+        // (ELF header, section headers and signature at the end).
+        int[] blocks = readAhead == null ? null : image.blocksOf(e);
+        if (blocks != null && blocks.length > 1) {
+            decodeAhead(blocks[blocks.length - 1]);
+        }
         return 0;
     }
 
@@ -248,7 +266,7 @@ public final class ImageFs extends FuseStubFS {
         try {
             int n = image.read(e, offset, tmp, 0, want);
             buf.put(0, tmp, 0, n);
-            if (readAhead != null) {
+            if (readAhead != null && goesForward(e, offset, n)) {
                 readAheadAfter(image.blockOf(e, offset + n - 1));
             }
             return n;
@@ -258,21 +276,45 @@ public final class ImageFs extends FuseStubFS {
         }
     }
 
+    /**
+     * Records a read and says whether it belongs to a forward run of at least
+     * {@link #SEQUENTIAL_AFTER} bytes: each read continuing the previous one in the same file, or
+     * starting the next file in data order (offset 0, the previous file read to its end, in the
+     * same block or the next).
+     */
+    boolean goesForward(ImageEntry e, long offset, int n) {
+        int first = image.blockOf(e, offset);
+        synchronized (last) {
+            boolean continues = e.inode() == last[LAST_INODE] ? offset == last[LAST_END]
+                    : offset == 0 && last[LAST_END] == last[LAST_SIZE] && (first == last[LAST_BLOCK] || first == last[LAST_BLOCK] + 1);
+            last[RUN] = continues ? last[RUN] + n : n;
+            last[LAST_INODE] = e.inode();
+            last[LAST_END] = offset + n;
+            last[LAST_SIZE] = e.size();
+            last[LAST_BLOCK] = image.blockOf(e, offset + n - 1);
+            return last[RUN] >= SEQUENTIAL_AFTER;
+        }
+    }
+
     private void readAheadAfter(int block) {
         if (block < 0) {
             return;     // the file's bytes do not follow one run of blocks: nothing to read ahead
         }
         for (int b = block + 1; b <= block + readAheadBlocks && b < image.blockCount(); b++) {
-            if (!image.isCached(b) && queued.add(b)) {
-                int next = b;
-                readAhead.execute(() -> {
-                    try {
-                        image.preload(next);
-                    } finally {
-                        queued.remove(next);
-                    }
-                });
-            }
+            decodeAhead(b);
+        }
+    }
+
+    /** Decodes a block into the reader's cache on a spare thread unless it is there or queued. */
+    private void decodeAhead(int b) {
+        if (!image.isCached(b) && queued.add(b)) {
+            readAhead.execute(() -> {
+                try {
+                    image.preload(b);
+                } finally {
+                    queued.remove(b);
+                }
+            });
         }
     }
 

@@ -51,7 +51,7 @@ public final class Mounter {
         long joinBytes;
         try (ModuleImage img = ModuleImage.open(abs)) {
             version = img.kernelVersion();
-            blockSize = img.blockSize();
+            blockSize = img.largestBlockSize();
             joinBytes = img.joinBytes();
         }
         if (!Files.isRegularFile(abs)) {
@@ -105,7 +105,7 @@ public final class Mounter {
             Background.detachSession();
         }
         SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
-        kmodpack.image.Codec.preferNativeLz4();
+        kmodpack.image.Codec.preferNativeDecodersSoon();
         ModuleImage img = ModuleImage.open(plan.image());
         FuseServer server;
         try {

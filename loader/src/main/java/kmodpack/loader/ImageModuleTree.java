@@ -3,8 +3,6 @@ package kmodpack.loader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ModuleImage;
 
@@ -13,8 +11,6 @@ import kmodpack.image.ModuleImage;
  * block's checksum, so damaged data fails the read instead of reaching the kernel.
  */
 public final class ImageModuleTree implements ModuleTree {
-    private static final int MAX_LINKS = 8;
-
     private final ModuleImage image;
     private final Path file;
 
@@ -38,31 +34,7 @@ public final class ImageModuleTree implements ModuleTree {
 
     /** The entry at relPath with symbolic links inside the tree followed; null if none. */
     private ImageEntry resolve(String relPath) throws IOException {
-        String path = imagePath(relPath);
-        for (int hops = 0; hops <= MAX_LINKS; hops++) {
-            ImageEntry e = image.lookup(path);
-            if (e == null || !e.isSymlink()) return e;
-            String target = image.readlink(e);
-            if (target.startsWith("/")) return null; // points outside the image
-            int slash = path.lastIndexOf('/');
-            path = normalize((slash < 0 ? "" : path.substring(0, slash + 1)) + target);
-            if (path == null) return null;
-        }
-        return null;
-    }
-
-    private static String normalize(String path) {
-        Deque<String> parts = new ArrayDeque<>();
-        for (String p : path.split("/")) {
-            if (p.isEmpty() || p.equals(".")) continue;
-            if (p.equals("..")) {
-                if (parts.isEmpty()) return null;
-                parts.removeLast();
-            } else {
-                parts.addLast(p);
-            }
-        }
-        return String.join("/", parts);
+        return image.resolve(imagePath(relPath), true);
     }
 
     /**
@@ -87,6 +59,14 @@ public final class ImageModuleTree implements ModuleTree {
             t.setDaemon(true);
             t.start();
         }
+    }
+
+    /**
+     * For a run that will read modules: the native LZMA2 decoder is loaded on a thread of its
+     * own meanwhile (small reads, like the index, decode in Java until it is in).
+     */
+    public void decodeNativelySoon() {
+        kmodpack.image.Codec.loadNativeXzSoon();
     }
 
     @Override

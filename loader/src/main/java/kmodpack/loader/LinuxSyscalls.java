@@ -35,7 +35,12 @@ public final class LinuxSyscalls implements ModuleSyscalls {
     private final Numbers nr;
 
     public LinuxSyscalls() {
-        this(Native.load("c", LibC.class), Numbers.of(Platform.ARCH));
+        this(loadLibC(), Numbers.of(Platform.ARCH));
+    }
+
+    private static LibC loadLibC() {
+        kmodpack.image.JnaStart.prepare();
+        return Native.load("c", LibC.class);
     }
 
     /** Over another libc: tests record what reaches syscall(2). */

@@ -231,23 +231,57 @@ public final class Modprobe {
      * Reads every module file the load list will insert before the first one goes to the
      * kernel, so that a damaged image stops the whole closure rather than leave half of it
      * loaded. Returns false (after saying why) when a required module cannot be read; an
-     * optional one (a soft dependency) fails later on its own, as modprobe ignores it.
+     * optional one (a soft dependency) fails later on its own, as modprobe ignores it. The files
+     * are read on every core at once: decoding their blocks is most of a load's time.
      */
     private boolean readAhead(List<Kmod.Module> list) {
+        List<Kmod.Module> todo = new java.util.ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
         for (Kmod.Module m : list) {
             String rel = m.relPath();
             if (rel == null || m.path() == null || (!ignoreLoaded && inKernel(m))
-                    || (m.installCommands() != null && !m.ignoreCommand()) || readAhead.containsKey(rel)) {
+                    || (m.installCommands() != null && !m.ignoreCommand()) || readAhead.containsKey(rel)
+                    || !seen.add(rel)) {
                 continue;
             }
-            Object got;
-            try {
-                got = kmod.tree().read(rel);
-            } catch (IOException e) {
-                got = e;
+            todo.add(m);
+        }
+        Object[] got = new Object[todo.size()];
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable reader = () -> {
+            for (int i; (i = next.getAndIncrement()) < got.length; ) {
+                try {
+                    byte[] b = kmod.tree().read(todo.get(i).relPath());
+                    got[i] = b == null ? ABSENT : b;
+                } catch (IOException | RuntimeException | Error e) {
+                    got[i] = e;
+                }
             }
-            readAhead.put(rel, got == null ? ABSENT : got);
-            if (got instanceof IOException e && m.required()) {
+        };
+        int helpers = Math.min(todo.size(), Runtime.getRuntime().availableProcessors()) - 1;
+        List<Thread> threads = new java.util.ArrayList<>();
+        for (int i = 0; i < helpers; i++) {
+            Thread t = new Thread(reader, "read ahead");
+            t.setDaemon(true);
+            t.start();
+            threads.add(t);
+        }
+        reader.run();
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                log.error("interrupted while reading modules; nothing was loaded");
+                return false;
+            }
+        }
+        for (int i = 0; i < got.length; i++) {
+            Kmod.Module m = todo.get(i);
+            readAhead.put(m.relPath(), got[i]);
+            if (got[i] instanceof RuntimeException e) throw e;
+            if (got[i] instanceof Error e) throw e;
+            if (got[i] instanceof IOException e && m.required()) {
                 log.error("could not read '" + m.path() + "': " + e.getMessage() + "; nothing was loaded");
                 return false;
             }

@@ -6,6 +6,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.Supplier;
 
 /**
@@ -54,12 +56,18 @@ public final class ModprobeRun {
      * Runs modprobe; returns the exit status. What -D, -n and -v show goes to {@code out};
      * messages go to {@code messages}, which the command prints as it likes.
      *
-     * @param syscalls made only when a module is really loaded or removed
+     * @param syscalls made only by a run that may load or remove modules (not -D, -n, -R), from its start on a
+     *                 thread of their own
      */
     public static int run(Modprobe.Options opt, List<String> args, Source src, Host host, ImageOpener opener,
                           Supplier<ModuleSyscalls> syscalls, OutputStream out, Log.Sink messages)
             throws SetupException {
         Log log = new Log(messages);
+        // A run that may load or remove modules starts JNA (tens of ms) on the second core while
+        // this one opens the image, reads the configuration and resolves; -D, -n and -R never
+        // touch it.
+        boolean callsKernel = !opt.dryRun && !opt.showDepends && !opt.resolveAlias;
+        ModuleSyscalls calls = lazy(syscalls, callsKernel);
         String uname = System.getProperty("os.version");
         String version = src.version;
         ModuleTree tree;
@@ -79,7 +87,10 @@ public final class ModprobeRun {
             } else if (Files.exists(imagePath)) {
                 tree = opener.open(imagePath);
                 // Every run looks names up in modules.dep.bin; most also meet an alias or a softdep.
-                if (tree instanceof ImageModuleTree it) it.prefetch("modules.dep.bin", "modules.alias.bin");
+                if (tree instanceof ImageModuleTree it) {
+                    it.prefetch("modules.dep.bin", "modules.alias.bin");
+                    if (callsKernel && !opt.remove) it.decodeNativelySoon();
+                }
                 where = "image " + imagePath;
                 if (version == null && src.image != null) version = opener.versionOf(tree);
             } else {
@@ -99,7 +110,7 @@ public final class ModprobeRun {
         try (ModuleTree t = tree) {
             ModprobeConfig config = ModprobeConfig.load(host, src.configPaths, t, dirname, log);
             Kmod kmod = new Kmod(t, dirname, config, log);
-            Kernel kernel = new Kernel(host, lazy(syscalls));
+            Kernel kernel = new Kernel(host, calls);
             return new Modprobe(kmod, kernel, log, out, opt, where).run(args);
         } catch (UncheckedIOException e) {
             throw new SetupException(e.getCause().getMessage(), e.getCause());
@@ -110,14 +121,31 @@ public final class ModprobeRun {
         }
     }
 
-    /** JNA is loaded only when a system call is really made: -D never pays for it. */
-    private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier) {
+    /**
+     * The system calls, made by {@code supplier} when first needed, or from now on a thread of
+     * their own when {@code early}. Either way a failure to make them surfaces at the first call,
+     * as the same exception.
+     */
+    private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier, boolean early) {
+        FutureTask<ModuleSyscalls> made = new FutureTask<>(supplier::get);
+        if (early) {
+            Thread t = new Thread(made, "system calls");
+            t.setDaemon(true);
+            t.start();
+        }
         return new ModuleSyscalls() {
-            private ModuleSyscalls real;
-
             private ModuleSyscalls get() {
-                if (real == null) real = supplier.get();
-                return real;
+                made.run(); // does nothing once started elsewhere
+                try {
+                    return made.get();
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException r) throw r;
+                    if (e.getCause() instanceof Error err) throw err;
+                    throw new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while loading the system call library", e);
+                }
             }
 
             @Override

@@ -184,7 +184,21 @@ public enum Codec {
             System.arraycopy(whole, 0, dst, 0, need);
             return;
         }
-        decodeXz(src, srcLen, dst, need, rawLen, xzDictSize(blockSize), NativeLzma.available());
+        decodeXz(src, srcLen, dst, need, rawLen, xzDictSize(blockSize), nativeXzDecoder(need));
+    }
+
+    /**
+     * Below this many bytes to decode, LZMA2 is decoded in Java unless liblzma is loaded already.
+     * Starting JNA and loading liblzma costs a freshly started JVM more than the Java decoder
+     * takes for a few hundred KiB, such as the index of a whole module tree, which is all that
+     * {@code info} or {@code modprobe -D} decode from a version 2 image; a module's 1 MiB blocks
+     * pay it back (README.md, "Start-up").
+     */
+    static final int NATIVE_XZ_MIN = 1 << 20;
+
+    /** Whether to decode {@code need} bytes of LZMA2 with liblzma (loading it if that is worth it). */
+    static boolean nativeXzDecoder(int need) {
+        return NativeLzma.loaded() || need >= NATIVE_XZ_MIN && NativeLzma.available();
     }
 
     /**
@@ -222,6 +236,31 @@ public enum Codec {
         lz4Decompressor = LZ4Factory.fastestInstance().safeDecompressor();
     }
 
+    /**
+     * For long-running readers: loads the native lz4 and LZMA2 decoders on a thread of their
+     * own, so that the caller does not wait for them; blocks decode in Java until they are in.
+     */
+    public static void preferNativeDecodersSoon() {
+        inBackground("native decoders", () -> {
+            preferNativeLz4();
+            NativeLzma.available();
+        });
+    }
+
+    /**
+     * Loads liblzma on a thread of its own, for a reader that will soon decode module blocks
+     * (the loader, before it reads a closure): LZMA2 decodes in Java until it is in.
+     */
+    public static void loadNativeXzSoon() {
+        inBackground("liblzma", NativeLzma::available);
+    }
+
+    private static void inBackground(String name, Runnable r) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
     /** Decodes exactly {@code rawLen} bytes into {@code dst}; any mismatch is damage. */
     void decompress(byte[] src, int srcLen, byte[] dst, int rawLen, int blockSize) throws IOException {
         switch (this) {
@@ -245,7 +284,7 @@ public enum Codec {
                 return;
             }
             case XZ:
-                decodeXz(src, srcLen, dst, rawLen, rawLen, xzDictSize(blockSize), NativeLzma.available());
+                decodeXz(src, srcLen, dst, rawLen, rawLen, xzDictSize(blockSize), nativeXzDecoder(rawLen));
                 return;
             default:
                 throw new AssertionError(this);

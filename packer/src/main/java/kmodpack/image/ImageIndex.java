@@ -82,7 +82,10 @@ final class ImageIndex {
         long indexOffset = h.indexOffset();
         long indexStored = h.indexStoredLength();
         long indexRaw = Integer.toUnsignedLong(h.indexRawLength());
-        if ((v1 ? !ImageFormat.validBlockSize(blockSize) : blockSize != 0 || h.codec() != 0) || h.dataLength() < 0
+        // Version 2: the largest stream block size (checked against the streams below), or 0 as
+        // the first 2.0 writers left it.
+        boolean blockSizeValid = ImageFormat.validBlockSize(blockSize) || !v1 && blockSize == 0;
+        if (!blockSizeValid || !v1 && h.codec() != 0 || h.dataLength() < 0
                 || indexOffset < Header.SIZE || indexStored <= 0 || indexStored > Integer.MAX_VALUE - 16
                 || indexRaw > Integer.MAX_VALUE - 16) {
             throw new ImageException(file + ": damaged image header");
@@ -180,6 +183,14 @@ final class ImageIndex {
             if (nextBlock != blockCount || total != dataLength) {
                 throw damagedIndex("streams do not add up to the blocks and the data length");
             }
+            int largest = 0;
+            for (StreamInfo s : streams) {
+                largest = Math.max(largest, s.blockSize());
+            }
+            if (blockSize != 0 && blockSize != largest) {
+                throw new ImageException("damaged image header (block size " + blockSize
+                        + " is not the largest stream block size, " + largest + ")");
+            }
         }
         blockStream = new int[blockCount];
         for (int s = 0; s < streams.length; s++) {
@@ -219,9 +230,7 @@ final class ImageIndex {
                 // Version 2: a regular file's child count field is its layout word.
                 transform = ImageLayout.transformOf(childCount);
                 stream = ImageLayout.streamOf(childCount);
-                boolean known = transform == ImageFormat.TRANSFORM_IDENTITY
-                        || (transform == ImageFormat.TRANSFORM_ELF && stream <= streams.length - ElfJoin.PARTS);
-                if (!known || ImageLayout.layoutReserved(childCount) != 0 || stream >= streams.length) {
+                if (ImageLayout.layoutReserved(childCount) != 0 || stream >= streams.length) {
                     throw damagedIndex("file entry " + i + " has an unknown layout");
                 }
                 childCount = 0;
@@ -299,25 +308,33 @@ final class ImageIndex {
         }
     }
 
-    /** A regular file's bytes must lie where its transform reads them (FORMAT.md, Entry table). */
+    /**
+     * A regular file's transform must be known and the ranges it reads must lie in their
+     * streams (FORMAT.md, Entry table): one case per transform, as in ModuleImage.content.
+     */
     private void checkFileLayout(ImageEntry e) throws ImageException {
-        if (e.transform == ImageFormat.TRANSFORM_ELF) {
-            // The parts' lengths come from part 0, read with the file: ElfJoin checks them then.
-            if (e.size() < 0 || e.size() > ImageFormat.ELF_MAX_FILE || e.location < 0
-                    || e.location > strings.length - ImageFormat.ELF_START_ROW) {
-                throw damagedIndex("file entry " + e.index + " has a bad ELF part start row");
-            }
-            long[] starts = elfStarts(e);
-            for (int i = 0; i < starts.length; i++) {
-                if (starts[i] < 0 || starts[i] > streams[e.stream + i].rawLength()) {
-                    throw damagedIndex("file entry " + e.index + " has part " + i + " outside its stream");
+        switch (e.transform) {
+            case ImageFormat.TRANSFORM_IDENTITY -> {
+                long streamLength = streams[e.stream].rawLength();
+                if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
+                    throw damagedIndex("file entry " + e.index + " lies outside the data");
                 }
             }
-            return;
-        }
-        long streamLength = streams[e.stream].rawLength();
-        if (e.size() < 0 || e.location < 0 || e.location > streamLength || e.size() > streamLength - e.location) {
-            throw damagedIndex("file entry " + e.index + " lies outside the data");
+            case ImageFormat.TRANSFORM_ELF -> {
+                // Six streams from the layout word's; the parts' lengths come from part 0, read
+                // with the file: ElfJoin checks them then.
+                if (e.stream > streams.length - ElfJoin.PARTS || e.size() < 0 || e.size() > ImageFormat.ELF_MAX_FILE
+                        || e.location < 0 || e.location > strings.length - ImageFormat.ELF_START_ROW) {
+                    throw damagedIndex("file entry " + e.index + " has a bad ELF part start row");
+                }
+                long[] starts = elfStarts(e);
+                for (int i = 0; i < starts.length; i++) {
+                    if (starts[i] < 0 || starts[i] > streams[e.stream + i].rawLength()) {
+                        throw damagedIndex("file entry " + e.index + " has part " + i + " outside its stream");
+                    }
+                }
+            }
+            default -> throw damagedIndex("file entry " + e.index + " has an unknown layout");
         }
     }
 

@@ -353,9 +353,14 @@ public final class ImageWriter {
         }
         writeFully(out, ByteBuffer.wrap(stored));
 
-        // Version 2 keeps codec and block size per stream in the index: 0 here.
+        // Version 2 keeps codecs and block sizes per stream in the index; the header's block size
+        // is the largest of them, so tools can size their memory from the first 64 bytes.
+        int largestBlock = 0;
+        for (StreamPlan sp : streams) {
+            largestBlock = Math.max(largestBlock, sp.blockSize);
+        }
         byte[] header = new ImageLayout.Header(options.major(), v2 ? ImageFormat.MINOR : 0, v2 ? 0 : options.codec().id,
-                indexCodec.id, v2 ? 0 : options.blockSize(), dataLength, indexOffset, stored.length, index.length,
+                indexCodec.id, v2 ? largestBlock : options.blockSize(), dataLength, indexOffset, stored.length, index.length,
                 ImageLayout.crc(stored, 0, stored.length), ImageLayout.crc(index, 0, index.length)).encode();
         long end = out.position();
         out.position(0);

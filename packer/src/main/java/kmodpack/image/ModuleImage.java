@@ -28,6 +28,7 @@ import kmodpack.image.elf.JoinedFileCache;
 public final class ModuleImage implements Closeable {
     private final ImageIndex index;
     private final BlockStore store;
+    private final PathResolver resolver;
     /** The last files joined from ELF parts (transform 1), for reads in small pieces. */
     private final JoinedFileCache joined = new JoinedFileCache(JOINED_CACHE_BYTES);
 
@@ -40,6 +41,7 @@ public final class ModuleImage implements Closeable {
     private ModuleImage(ImageIndex index, BlockStore store) {
         this.index = index;
         this.store = store;
+        this.resolver = new PathResolver(index);
     }
 
     /**
@@ -116,6 +118,15 @@ public final class ModuleImage implements Closeable {
         return largest < 0 ? 0 : JOINED_CACHE_BYTES + 3 * largest;
     }
 
+    /** The largest block size of any stream: a reader holds blocks (and xz dictionaries) this big. */
+    public int largestBlockSize() {
+        int largest = 0;
+        for (StreamInfo s : index.streams) {
+            largest = Math.max(largest, s.blockSize());
+        }
+        return largest;
+    }
+
     public int blockCount() {
         return store.blockCount();
     }
@@ -161,6 +172,18 @@ public final class ModuleImage implements Closeable {
      */
     public ImageEntry lookup(String path) {
         return index.lookup(path);
+    }
+
+    /**
+     * The entry a path names as the kernel would resolve it under the image's directory:
+     * symbolic links followed (the last one only when {@code followLast} or when the path ends
+     * in '/'), ".." resolved, at most 40 links. Returns null when the path names nothing in the
+     * image (a link that leads outside it included).
+     *
+     * @throws ImageException when the path meets more than 40 symbolic links
+     */
+    public ImageEntry resolve(String path, boolean followLast) throws ImageException {
+        return resolver.resolve(path, followLast);
     }
 
     /** The child of a directory with this name, or null. */

@@ -54,26 +54,51 @@ final class NativeLzma {
     /** The struct is 112 bytes in liblzma 5.x; room to spare for its reserved fields. */
     private static final int OPT_SIZE = 256;
 
-    /** Null where liblzma cannot be loaded (or -Dkmodpack.javaLzma=true): callers use the Java codec. */
-    static final LibLzma LIB = load();
-
-    private static LibLzma load() {
-        if (Boolean.getBoolean("kmodpack.javaLzma")) {
-            return null;
-        }
-        // "liblzma.so" exists only with the development package; the runtime one is .so.5.
-        for (String name : new String[] {"liblzma.so.5", "lzma"}) {
-            try {
-                return Native.load(name, LibLzma.class);
-            } catch (Throwable t) {
-                // try the next name; without liblzma the Java encoder is used
-            }
-        }
-        return null;
+    /**
+     * The library, loaded on first use: JNA's start and the library's cost a short-lived command
+     * more than they save on small streams (see {@link Codec#decodeXz}), so nothing loads it early.
+     */
+    private static final class Loaded {
+        /** Null where liblzma cannot be loaded (or -Dkmodpack.javaLzma=true): callers use the Java codec. */
+        static final LibLzma LIB = load();
     }
 
+    /** Set once {@link Loaded} has tried to load the library. */
+    private static volatile boolean tried;
+
+    private static LibLzma load() {
+        try {
+            if (Boolean.getBoolean("kmodpack.javaLzma")) {
+                return null;
+            }
+            JnaStart.prepare();
+            // "liblzma.so" exists only with the development package; the runtime one is .so.5.
+            for (String name : new String[] {"liblzma.so.5", "lzma"}) {
+                try {
+                    return Native.load(name, LibLzma.class);
+                } catch (Throwable t) {
+                    // try the next name; without liblzma the Java encoder is used
+                }
+            }
+            return null;
+        } finally {
+            tried = true;
+        }
+    }
+
+    /** The library (loading it on the first call), or null where it cannot be loaded. */
+    static LibLzma lib() {
+        return Loaded.LIB;
+    }
+
+    /** Whether liblzma can be used, loading it on the first call. */
     static boolean available() {
-        return LIB != null;
+        return lib() != null;
+    }
+
+    /** Whether liblzma is loaded already: true only once a call has loaded it (this one loads nothing). */
+    static boolean loaded() {
+        return tried && Loaded.LIB != null;
     }
 
     /**
@@ -83,7 +108,7 @@ final class NativeLzma {
     static byte[] compress(byte[] src, int len, int preset, int dictSize, Codec.XzTuning t) {
         Memory options = new Memory(OPT_SIZE);
         options.clear();
-        if (LIB.lzma_lzma_preset(options, preset) != 0) {
+        if (lib().lzma_lzma_preset(options, preset) != 0) {
             throw new IllegalArgumentException("liblzma refused preset " + preset);
         }
         options.setInt(OPT_DICT_SIZE, dictSize);
@@ -99,7 +124,7 @@ final class NativeLzma {
         Memory filters = filterChain(options);
         byte[] out = new byte[len];
         LongByReference pos = new LongByReference(0);
-        int ret = LIB.lzma_raw_buffer_encode(filters, Pointer.NULL, src, len, out, pos, out.length);
+        int ret = lib().lzma_raw_buffer_encode(filters, Pointer.NULL, src, len, out, pos, out.length);
         // Only native memory points at the options: without the fence the collector may free them
         // during the call (seen as LZMA_OPTIONS_ERROR when the heap is busy).
         java.lang.ref.Reference.reachabilityFence(options);
@@ -123,7 +148,7 @@ final class NativeLzma {
         Memory filters = DECODE_FILTERS.computeIfAbsent(dictSize, NativeLzma::decodeFilters);
         LongByReference inPos = new LongByReference(0);
         LongByReference outPos = new LongByReference(0);
-        int ret = LIB.lzma_raw_buffer_decode(filters, Pointer.NULL, src, inPos, srcLen, dst, outPos, need);
+        int ret = lib().lzma_raw_buffer_decode(filters, Pointer.NULL, src, inPos, srcLen, dst, outPos, need);
         if (need < rawLen) {
             // The output filled up before the stream ended: liblzma says "buffer too small" and
             // leaves the positions where they were, but the bytes are in dst.

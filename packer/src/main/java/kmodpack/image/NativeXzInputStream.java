@@ -13,7 +13,7 @@ import java.io.InputStream;
  * library binding is {@link NativeLzma}'s, which the image's blocks use too.
  */
 public final class NativeXzInputStream extends InputStream {
-    private static final NativeLzma.LibLzma LIB = NativeLzma.LIB;
+    private static final NativeLzma.LibLzma LIB = NativeLzma.lib();
 
     private static final int LZMA_OK = 0;
     private static final int LZMA_STREAM_END = 1;

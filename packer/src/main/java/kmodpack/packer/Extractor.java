@@ -112,7 +112,8 @@ public final class Extractor {
             return chosen;
         }
         for (String path : paths) {
-            ImageEntry e = image.lookup(path);
+            // A link named last is extracted as the link, as tar extracts members.
+            ImageEntry e = image.resolve(path, false);
             if (e == null) {
                 throw new ImageException(path + ": not in the image");
             }

@@ -99,6 +99,18 @@ class UntrustedNumbersTest {
     }
 
     @Test
+    void unknownTransformsStreamsAndLayoutBitsAreRefused() throws IOException {
+        int[] words = {ImageLayout.layoutWord(0xff, 0), ImageLayout.layoutWord(ImageFormat.TRANSFORM_IDENTITY, 200),
+            ImageLayout.layoutWord(ImageFormat.TRANSFORM_IDENTITY, 0) | 1 << 24};
+        for (int word : words) {
+            CraftedImage c = crafted();
+            c.buf.putInt(c.entry(c.entryNamed("a.ko")) + EntryRecord.CHILD_COUNT_OR_LAYOUT_AT, word);
+            String why = refused(c.write(tmp.resolve("layout"))).getMessage();
+            assertTrue(why.contains("unknown layout"), Integer.toHexString(word) + ": " + why);
+        }
+    }
+
+    @Test
     void modeBitsOutsideTypeAndPermissionsAreRefused() throws IOException {
         CraftedImage c = crafted();
         int file = c.entry(c.entryNamed("a.ko"));
