@@ -54,10 +54,10 @@ class RealTreeRoundTripTest {
         roundTrip("arm64", Codec.XZ, 0);
     }
 
-    /** The ELF layout: every module cut into six streams and joined back. */
+    /** The ELF layout: every module cut into six streams and joined back (lz4: the transform is what is tested). */
     @Test
     void amd64TreeRoundTripsWithTheElfLayout() throws IOException {
-        roundTrip("amd64", Codec.XZ, 0, ImageWriter.Layout.ELF);
+        roundTrip("amd64", Codec.LZ4, 0, ImageWriter.Layout.ELF);
     }
 
     @Test
