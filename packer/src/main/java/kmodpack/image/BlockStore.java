@@ -70,12 +70,25 @@ final class BlockStore implements Closeable {
      * cache: the read for small pieces (FUSE, index lookups). The range must lie in the stream.
      */
     void read(StreamInfo stream, long pos, byte[] dst, int off, int len) throws IOException {
+        read(stream, pos, dst, off, len, pos + len);
+    }
+
+    /**
+     * Like {@link #read(StreamInfo, long, byte[], int, int)}, where the caller will probably
+     * want stream bytes up to {@code until} (its file's end): a block is decoded as far as that
+     * and no further, and the prefix kept in the cache for the reads that follow. A random
+     * reader of one module then decodes from its block's start to the module's end, not the
+     * whole block.
+     */
+    void read(StreamInfo stream, long pos, byte[] dst, int off, int len, long until) throws IOException {
         int blockSize = stream.blockSize();
         long end = pos + len;
         while (pos < end) {
             int within = (int) (pos % blockSize);
-            byte[] raw = block(stream.blockAt(pos));
-            int take = (int) Math.min(raw.length - within, end - pos);
+            long blockStart = pos - within;
+            int need = (int) Math.min(blockSize, Math.max(end, until) - blockStart);
+            byte[] raw = atLeast(stream.blockAt(pos), need);
+            int take = (int) Math.min(Math.min(raw.length, need) - within, end - pos);
             System.arraycopy(raw, within, dst, off, take);
             off += take;
             pos += take;
@@ -102,7 +115,7 @@ final class BlockStore implements Closeable {
                 int b = stream.firstBlock() + first + k;
                 long blockStart = (long) (first + k) * blockSize;
                 int need = (int) Math.min(blockSize, end - blockStart);
-                byte[] raw = need < rawLength(b) ? cachedOrPrefix(b, need) : block(b);
+                byte[] raw = atLeast(b, need);
                 int from = (int) Math.max(0, start - blockStart);
                 System.arraycopy(raw, from, out, outOff + (int) (blockStart + from - start), need - from);
             }
@@ -143,14 +156,45 @@ final class BlockStore implements Closeable {
 
     // ---- blocks --------------------------------------------------------------------------------
 
-    private byte[] cachedOrPrefix(int b, int need) throws IOException {
+    /**
+     * At least the first {@code need} decoded bytes of a block: the cached block or a cached
+     * prefix long enough, else a prefix decoded now and cached (replacing a shorter one). Only
+     * LZMA2 stops early; a block of another codec, or one needed mostly whole, is decoded whole.
+     */
+    byte[] atLeast(int b, int need) throws IOException {
+        int rawLength = rawLength(b);
+        if (need >= rawLength - rawLength / 4 || blocks[b].isRaw() || streams[blockStream[b]].codec() != Codec.XZ) {
+            return block(b);
+        }
+        boolean beingDecoded;
         synchronized (cache) {
             byte[] hit = cache.get(b);
-            if (hit != null) {
+            if (hit != null && hit.length >= need) {
                 return hit;
             }
+            beingDecoded = decoding.containsKey(b);
         }
-        return decodeBlock(b, need);
+        if (beingDecoded) {
+            return block(b);    // read-ahead is decoding it whole already: share that
+        }
+        byte[] prefix = decodeBlock(b, need);
+        synchronized (cache) {
+            byte[] hit = cache.get(b);
+            if (hit != null && hit.length >= need) {
+                return hit;     // a longer one landed meanwhile
+            }
+            cache.put(b, prefix);
+            evict();
+        }
+        return prefix;
+    }
+
+    private void evict() {
+        if (cache.size() > cacheCapacity) {
+            var it = cache.entrySet().iterator();
+            it.next();
+            it.remove();
+        }
     }
 
     /**
@@ -162,8 +206,8 @@ final class BlockStore implements Closeable {
         CompletableFuture<byte[]> theirs;
         synchronized (cache) {
             byte[] hit = cache.get(b);
-            if (hit != null) {
-                return hit;
+            if (hit != null && hit.length == rawLength(b)) {
+                return hit;     // (a shorter one is a prefix: decoded whole now)
             }
             theirs = decoding.get(b);
             mine = theirs == null ? new CompletableFuture<>() : null;
@@ -196,21 +240,18 @@ final class BlockStore implements Closeable {
         }
         synchronized (cache) {
             cache.put(b, raw);
-            if (cache.size() > cacheCapacity) {
-                var it = cache.entrySet().iterator();
-                it.next();
-                it.remove();
-            }
+            evict();
             decoding.remove(b);
         }
         mine.complete(raw);
         return raw;
     }
 
-    /** Whether a block is decoded in the cache or being decoded. */
+    /** Whether a block is decoded whole in the cache or being decoded. */
     boolean isCached(int b) {
         synchronized (cache) {
-            return cache.containsKey(b) || decoding.containsKey(b);
+            byte[] hit = cache.get(b);
+            return hit != null && hit.length == rawLength(b) || decoding.containsKey(b);
         }
     }
 

@@ -24,7 +24,7 @@ interface FileContent {
     record StreamRange(BlockStore store, StreamInfo stream, long location, long size) implements FileContent {
         @Override
         public void read(long offset, byte[] dst, int off, int len) throws IOException {
-            store.read(stream, location + offset, dst, off, len);
+            store.read(stream, location + offset, dst, off, len, location + size);
         }
 
         @Override
