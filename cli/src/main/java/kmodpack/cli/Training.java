@@ -61,6 +61,8 @@ public final class Training {
         Path image = work.resolve("boot/modules-" + VERSION);
         Files.createDirectories(image.getParent());
 
+        javaLzma2(code);
+
         PrintStream stdout = System.out;
         PrintStream nul = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         System.setOut(nul);
@@ -118,6 +120,27 @@ public final class Training {
                 Files.createDirectories(dir);
                 Files.copy(in, dir.resolve(System.mapLibraryName("jnidispatch")));
             }
+        }
+    }
+
+    /**
+     * A round trip through the Java LZMA2 decoder. The short commands decode the image's index
+     * with it (liblzma is not loaded for that), but the packing above loads liblzma, after which
+     * every block here decodes natively: without this its classes would miss the archive.
+     */
+    private static void javaLzma2(byte[] data) throws IOException {
+        ByteArrayOutputStream packed = new ByteArrayOutputStream();
+        org.tukaani.xz.LZMA2Options options = new org.tukaani.xz.LZMA2Options(1);
+        try (var out = options.getOutputStream(new org.tukaani.xz.FinishableWrapperOutputStream(packed))) {
+            out.write(data);
+        }
+        byte[] back;
+        try (var in = new org.tukaani.xz.LZMA2InputStream(new java.io.ByteArrayInputStream(packed.toByteArray()),
+                options.getDictSize())) {
+            back = in.readAllBytes();
+        }
+        if (!java.util.Arrays.equals(back, data)) {
+            throw new IOException("training: the Java LZMA2 decoder did not give the data back");
         }
     }
 
