@@ -67,6 +67,10 @@ public final class Main implements Runnable {
             }
             System.exit(0);
         }
+        // `info IMAGE`, the common form, needs no model either: building picocli's took most of it.
+        if (args.length == 2 && args[0].equals("info") && !args[1].startsWith("-")) {
+            System.exit(runInfo(args[1]));
+        }
         int code;
         try {
             code = run(args);
@@ -80,6 +84,23 @@ public final class Main implements Runnable {
             kmodpack.fuse.Background.reportFailure(code);
         }
         System.exit(code);
+    }
+
+    /** {@code info IMAGE} without picocli, with the messages and exit codes it would give. */
+    static int runInfo(String image) {
+        InfoCommand info = new InfoCommand();
+        try {
+            info.image = java.nio.file.Path.of(image);
+            return info.call();
+        } catch (ExitException e) {
+            System.err.println("kmodpack: " + describe(e));
+            System.err.flush();
+            return e.code;
+        } catch (Throwable t) {
+            return fail(t);
+        } finally {
+            System.out.flush();
+        }
     }
 
     /** Reports an error that escaped the command as one line (and its stack trace with --debug). */

@@ -232,12 +232,9 @@ public final class ImageFs extends FuseStubFS {
         // A file over several blocks: its last block is decoded now on a spare core, while the
         // caller's first read decodes the first one. Readers of a module want both ends at least
         // (ELF header, section headers and signature at the end).
-        if (readAhead != null && e.size() > 0) {
-            int first = image.blockOf(e, 0);
-            int last = image.blockOf(e, e.size() - 1);
-            if (first >= 0 && last > first) {
-                decodeAhead(last);
-            }
+        int[] blocks = readAhead == null ? null : image.blocksOf(e);
+        if (blocks != null && blocks.length > 1) {
+            decodeAhead(blocks[blocks.length - 1]);
         }
         return 0;
     }
