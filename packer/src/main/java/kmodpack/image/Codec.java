@@ -188,17 +188,24 @@ public enum Codec {
     }
 
     /**
-     * Below this many bytes to decode, LZMA2 is decoded in Java unless liblzma is loaded already.
-     * Starting JNA and loading liblzma costs a freshly started JVM more than the Java decoder
-     * takes for a few hundred KiB, such as the index of a whole module tree, which is all that
-     * {@code info} or {@code modprobe -D} decode from a version 2 image; a module's 1 MiB blocks
-     * pay it back (README.md, "Start-up").
+     * Until a process has this many bytes of LZMA2 to decode, it decodes them in Java unless
+     * liblzma is loaded already. Starting JNA and loading liblzma costs a freshly started JVM more
+     * than the Java decoder takes for a few hundred KiB, such as the index of a whole module tree,
+     * which is all that {@code info} or {@code modprobe -D} decode from a version 2 image; reading
+     * modules pays it back (README.md, "Start-up"). The bytes are counted over the whole process,
+     * not per block: prefix decodes and small blocks must not keep a long run in Java.
      */
     static final int NATIVE_XZ_MIN = 1 << 20;
 
+    /** LZMA2 bytes this process has decoded in Java or asked for so far. */
+    private static final java.util.concurrent.atomic.AtomicLong xzBytesWanted = new java.util.concurrent.atomic.AtomicLong();
+
     /** Whether to decode {@code need} bytes of LZMA2 with liblzma (loading it if that is worth it). */
     static boolean nativeXzDecoder(int need) {
-        return NativeLzma.loaded() || need >= NATIVE_XZ_MIN && NativeLzma.available();
+        if (NativeLzma.loaded()) {
+            return true;
+        }
+        return xzBytesWanted.addAndGet(need) >= NATIVE_XZ_MIN && NativeLzma.available();
     }
 
     /**
