@@ -156,7 +156,7 @@ class LauncherTest {
 
     /**
      * The detached mount server's heap follows the header's block size (the largest of any
-     * stream): a default image gets a heap for 1 MiB blocks, an image written before the field
+     * stream): a default image gets a heap for 256 KiB blocks, an image written before the field
      * was filled (0 there) the heap for the largest blocks allowed. A stand-in JVM records the
      * options the launcher gives it and reports the server ready.
      */
@@ -167,7 +167,7 @@ class LauncherTest {
         Path image = tmp.resolve("v.img");
         assertEquals(0, Kmodpack.run("build", "-b", tmp.resolve("tree").toString(), "-o", image.toString(), "v").exit());
         byte[] header = Files.readAllBytes(image);
-        assertEquals(1 << 20, ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(Header.BLOCK_SIZE_AT));
+        assertEquals(256 << 10, ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(Header.BLOCK_SIZE_AT));
         Path old = tmp.resolve("old.img");
         ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).putInt(Header.BLOCK_SIZE_AT, 0);
         Header.seal(header);
@@ -183,7 +183,7 @@ class LauncherTest {
             Files.deleteIfExists(args);
             Run run = launcher(Map.of("JAVA_HOME", jdk.getParent().toString()), "mount", img.toString(), tmp.resolve("mnt").toString());
             assertEquals(0, run.exit(), run.err());
-            long blockSize = img == image ? 1 << 20 : 64 << 20;
+            long blockSize = img == image ? 256 << 10 : 64 << 20;
             String xmx = "-Xmx" + kmodpack.fuse.Mounter.heapMegabytes(blockSize, cores) + "m";
             assertTrue(Files.readAllLines(args).contains(xmx), img + ": expected " + xmx + " in " + Files.readAllLines(args));
         }

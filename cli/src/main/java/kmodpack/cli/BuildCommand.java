@@ -46,7 +46,7 @@ final class BuildCommand implements Callable<Integer> {
     Integer level;
 
     @Option(names = "--block-size", paramLabel = "SIZE", converter = Units.SizeConverter.class,
-            description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 1M).")
+            description = "Uncompressed bytes per block, a power of two from 4K to 64M (default: 256K; 1M with --layout elf).")
     Long blockSize;
 
     @Option(names = "--layout", paramLabel = "LAYOUT", converter = LayoutConverter.class, completionCandidates = LayoutNames.class,
@@ -106,7 +106,8 @@ final class BuildCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Codec c = codec;
-        long bs = blockSize != null ? blockSize : best ? 4L << 20 : ImageBuilder.DEFAULT_BLOCK_SIZE;
+        long bs = blockSize != null ? blockSize : best ? 4L << 20
+                : layout == ImageWriter.Layout.ELF ? ImageBuilder.ELF_LAYOUT_BLOCK_SIZE : ImageBuilder.DEFAULT_BLOCK_SIZE;
         ImageWriter.Options options;
         // Option values that do not go together are usage errors (exit 2), like picocli's own.
         try {

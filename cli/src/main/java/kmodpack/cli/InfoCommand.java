@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 
 import kmodpack.image.ImageEntry;
-import kmodpack.image.ImageFormat;
 import kmodpack.image.ModuleImage;
 import kmodpack.image.StreamInfo;
 import picocli.CommandLine.Command;
@@ -42,7 +41,7 @@ final class InfoCommand implements Callable<Integer> {
             long size = Files.size(image);
             System.out.println("image:          " + image);
             System.out.println("kernel version: " + img.kernelVersion());
-            System.out.println("format:         " + img.formatMajor() + "." + ImageFormat.MINOR);
+            System.out.println("format:         " + img.formatMajor() + "." + img.formatMinor());
             System.out.println("codec:          " + img.codec().displayName());
             System.out.println("block size:     " + Units.binary(img.blockSize()) + " (" + img.blockCount() + " blocks)");
             for (StreamInfo s : img.streams()) {

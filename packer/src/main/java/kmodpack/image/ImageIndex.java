@@ -27,6 +27,7 @@ import kmodpack.image.elf.ElfJoin;
 final class ImageIndex {
     final Path file;
     final int major;
+    final int minor;
     final long dataLength;
     final long indexOffset;
     final String kernelVersion;
@@ -132,6 +133,7 @@ final class ImageIndex {
     private ImageIndex(Path file, Header h, Codec v1Codec, ByteBuffer index) throws ImageException {
         this.file = file;
         this.major = h.major();
+        this.minor = h.minor();
         this.dataLength = h.dataLength();
         this.indexOffset = h.indexOffset();
         boolean v1 = major == ImageFormat.MAJOR_V1;

@@ -359,7 +359,10 @@ public final class ImageWriter {
         for (StreamPlan sp : streams) {
             largestBlock = Math.max(largestBlock, sp.blockSize);
         }
-        byte[] header = new ImageLayout.Header(options.major(), v2 ? ImageFormat.MINOR : 0, v2 ? 0 : options.codec().id,
+        // 2.1 only where a file may use transform 1: a plain image stays readable by 2.0 readers,
+        // and the launcher sizes a mount server's heap for joined modules only when it may need it.
+        int minor = v2 && options.layout() == Layout.ELF ? ImageFormat.MINOR : 0;
+        byte[] header = new ImageLayout.Header(options.major(), minor, v2 ? 0 : options.codec().id,
                 indexCodec.id, v2 ? largestBlock : options.blockSize(), dataLength, indexOffset, stored.length, index.length,
                 ImageLayout.crc(stored, 0, stored.length), ImageLayout.crc(index, 0, index.length)).encode();
         long end = out.position();

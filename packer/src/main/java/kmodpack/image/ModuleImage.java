@@ -83,6 +83,11 @@ public final class ModuleImage implements Closeable {
         return index.major;
     }
 
+    /** The minor version the image's header gives. */
+    public int formatMinor() {
+        return index.minor;
+    }
+
     /** The streams of the image, in block order. */
     public List<StreamInfo> streams() {
         return List.of(index.streams);
