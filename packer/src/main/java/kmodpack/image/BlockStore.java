@@ -3,20 +3,14 @@ package kmodpack.image;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import kmodpack.image.ImageLayout.BlockRecord;
@@ -121,37 +115,7 @@ final class BlockStore implements Closeable {
             }
             return null;
         };
-        int helpers = Math.min(count - 1, Runtime.getRuntime().availableProcessors() - 1);
-        List<ForkJoinTask<Void>> tasks = new ArrayList<>();
-        for (int i = 0; i < helpers; i++) {
-            tasks.add(ForkJoinPool.commonPool().submit(worker));
-        }
-        try {
-            worker.call();
-            for (ForkJoinTask<Void> t : tasks) {
-                t.get();
-            }
-        } catch (ExecutionException e) {
-            throw unwrap(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted");
-        } catch (Exception e) {
-            throw unwrap(e);
-        }
-    }
-
-    private static IOException unwrap(Throwable cause) {
-        // The pool wraps a helper's checked exception in RuntimeExceptions, sometimes twice.
-        for (Throwable t = cause; t != null; t = t.getCause()) {
-            if (t instanceof IOException io) {
-                return io;
-            }
-        }
-        if (cause instanceof Error err) {
-            throw err;
-        }
-        return new ImageException(String.valueOf(cause), cause);
+        SpareCores.run(count - 1, "reading " + stream.name(), worker);
     }
 
     // ---- blocks --------------------------------------------------------------------------------

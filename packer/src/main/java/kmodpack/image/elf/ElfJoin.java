@@ -1,15 +1,11 @@
 package kmodpack.image.elf;
 
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import kmodpack.image.ImageException;
+import kmodpack.image.SpareCores;
 
 /**
  * Reads one file stored with the ELF streams transform (docs/FORMAT.md, "ELF streams transform"
@@ -92,39 +88,7 @@ public final class ElfJoin {
         for (int i = 1; i < PARTS; i++) {
             busy += lengths[i] > 0 ? 1 : 0;
         }
-        int helpers = Math.min(busy - 1, Runtime.getRuntime().availableProcessors() - 1);
-        List<ForkJoinTask<Void>> tasks = new ArrayList<>();
-        for (int h = 0; h < helpers; h++) {
-            tasks.add(ForkJoinPool.commonPool().submit(worker));
-        }
-        try {
-            worker.call();
-            for (ForkJoinTask<Void> t : tasks) {
-                t.get();
-            }
-        } catch (ExecutionException e) {
-            throw unwrap(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted");
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Exception e) {
-            throw unwrap(e);
-        }
-    }
-
-    private static IOException unwrap(Throwable cause) {
-        // The pool wraps a helper's checked exception in RuntimeExceptions, sometimes twice.
-        for (Throwable t = cause; t != null; t = t.getCause()) {
-            if (t instanceof IOException io) {
-                return io;
-            }
-            if (t instanceof Error err) {
-                throw err;
-            }
-        }
-        return new ImageException("ELF streams: " + cause, cause);
+        SpareCores.run(busy - 1, "ELF streams", worker);
     }
 
     private static byte[] range(Parts parts, int part, long start, int len) throws IOException {
