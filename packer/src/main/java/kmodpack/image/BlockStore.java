@@ -5,12 +5,9 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import kmodpack.image.ImageLayout.BlockRecord;
@@ -32,8 +29,20 @@ final class BlockStore implements Closeable {
     private final int[] blockStream;
 
     private final Map<Integer, byte[]> cache = new LinkedHashMap<>(16, 0.75f, true);
-    /** Blocks being decoded now, guarded by the cache's lock. */
-    private final Map<Integer, CompletableFuture<byte[]>> decoding = new HashMap<>();
+    /** Whole blocks: threads that want the same block at once share one decode (under the cache's lock). */
+    private final SharedWork<Integer, byte[]> wholeBlocks = new SharedWork<>("block", cache, new SharedWork.Cache<>() {
+        @Override
+        public byte[] find(Integer b) {
+            byte[] hit = cache.get(b);
+            return hit != null && hit.length == rawLength(b) ? hit : null;     // a shorter one is a prefix
+        }
+
+        @Override
+        public void store(Integer b, byte[] raw) {
+            cache.put(b, raw);
+            evict();
+        }
+    });
     private final int cacheCapacity;
 
     BlockStore(FileChannel channel, ImageIndex index) {
@@ -136,7 +145,7 @@ final class BlockStore implements Closeable {
             if (hit != null && hit.length >= need) {
                 return hit;
             }
-            beingDecoded = decoding.containsKey(b);
+            beingDecoded = wholeBlocks.isRunning(b);
         }
         if (beingDecoded) {
             return block(b);    // read-ahead is decoding it whole already: share that
@@ -166,56 +175,14 @@ final class BlockStore implements Closeable {
      * the same block at once share one decode.
      */
     byte[] block(int b) throws IOException {
-        CompletableFuture<byte[]> mine;
-        CompletableFuture<byte[]> theirs;
-        synchronized (cache) {
-            byte[] hit = cache.get(b);
-            if (hit != null && hit.length == rawLength(b)) {
-                return hit;     // (a shorter one is a prefix: decoded whole now)
-            }
-            theirs = decoding.get(b);
-            mine = theirs == null ? new CompletableFuture<>() : null;
-            if (mine != null) {
-                decoding.put(b, mine);
-            }
-        }
-        if (theirs != null) {
-            try {
-                return theirs.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                if (e.getCause() instanceof Error err) {
-                    throw err;
-                }
-                throw new ImageException("block " + b + ": " + e.getCause(), e.getCause());
-            }
-        }
-        byte[] raw;
-        try {
-            raw = decodeBlock(b, rawLength(b));
-        } catch (IOException | RuntimeException | Error e) {
-            synchronized (cache) {
-                decoding.remove(b);
-            }
-            mine.completeExceptionally(e);
-            throw e;
-        }
-        synchronized (cache) {
-            cache.put(b, raw);
-            evict();
-            decoding.remove(b);
-        }
-        mine.complete(raw);
-        return raw;
+        return wholeBlocks.get(b, () -> decodeBlock(b, rawLength(b)));
     }
 
     /** Whether a block is decoded whole in the cache or being decoded. */
     boolean isCached(int b) {
         synchronized (cache) {
             byte[] hit = cache.get(b);
-            return hit != null && hit.length == rawLength(b) || decoding.containsKey(b);
+            return hit != null && hit.length == rawLength(b) || wholeBlocks.isRunning(b);
         }
     }
 

@@ -1,13 +1,9 @@
 package kmodpack.image.elf;
 
 import java.io.IOException;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
-import kmodpack.image.ImageException;
+import kmodpack.image.SharedWork;
 
 /**
  * The last few files joined from their ELF parts, by entry: FUSE reads a module in many small
@@ -27,53 +23,14 @@ public final class JoinedFileCache {
     private final long budget;
     private long held;
     private final LinkedHashMap<Integer, byte[]> files = new LinkedHashMap<>(16, 0.75f, true);
-    private final Map<Integer, CompletableFuture<byte[]>> joining = new HashMap<>();
+    private final SharedWork<Integer, byte[]> joins = new SharedWork<>("entry", this, new SharedWork.Cache<>() {
+        @Override
+        public byte[] find(Integer entry) {
+            return files.get(entry);
+        }
 
-    /** A cache that holds at most {@code budget} bytes of files, or the one file joined last. */
-    public JoinedFileCache(long budget) {
-        this.budget = budget;
-    }
-
-    /** The file of entry {@code entry}, from the cache or joined now. */
-    public byte[] get(int entry, Joiner joiner) throws IOException {
-        CompletableFuture<byte[]> mine;
-        CompletableFuture<byte[]> theirs;
-        synchronized (this) {
-            byte[] hit = files.get(entry);
-            if (hit != null) {
-                return hit;
-            }
-            theirs = joining.get(entry);
-            mine = theirs == null ? new CompletableFuture<>() : null;
-            if (mine != null) {
-                joining.put(entry, mine);
-            }
-        }
-        if (theirs != null) {
-            try {
-                return theirs.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                if (e.getCause() instanceof Error err) {
-                    throw err;
-                }
-                throw new ImageException("entry " + entry + ": " + e.getCause(), e.getCause());
-            }
-        }
-        byte[] file;
-        try {
-            file = joiner.join();
-        } catch (IOException | RuntimeException | Error e) {
-            synchronized (this) {
-                joining.remove(entry);
-            }
-            mine.completeExceptionally(e);
-            throw e;
-        }
-        synchronized (this) {
-            joining.remove(entry);
+        @Override
+        public void store(Integer entry, byte[] file) {
             files.put(entry, file);
             held += file.length;
             var it = files.values().iterator();
@@ -83,8 +40,16 @@ public final class JoinedFileCache {
                 it.remove();
             }
         }
-        mine.complete(file);
-        return file;
+    });
+
+    /** A cache that holds at most {@code budget} bytes of files, or the one file joined last. */
+    public JoinedFileCache(long budget) {
+        this.budget = budget;
+    }
+
+    /** The file of entry {@code entry}, from the cache or joined now. */
+    public byte[] get(int entry, Joiner joiner) throws IOException {
+        return joins.get(entry, joiner::join);
     }
 
     /** Whether entry's file is in the cache now (for tests). */
