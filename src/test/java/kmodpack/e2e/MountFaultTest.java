@@ -80,8 +80,17 @@ class MountFaultTest {
 
     /** kmodpack mount -f, its messages going to {@code log}; returns once the mount is in the table. */
     Process foreground(Path img, Path mp, Path log) throws Exception {
-        Process p = new ProcessBuilder(Kmodpack.command("mount", "-f", img.toString(), mp.toString()))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return foreground(img, mp, log, null);
+    }
+
+    /** The same with KMODPACK_FUSE set to {@code server} (null: unset). */
+    Process foreground(Path img, Path mp, Path log, String server) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(Kmodpack.command("mount", "-f", img.toString(), mp.toString()));
+        pb.environment().remove("KMODPACK_FUSE");
+        if (server != null) {
+            pb.environment().put("KMODPACK_FUSE", server);
+        }
+        Process p = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
         servers.add(p);
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!MountSupport.isMounted(mp)) {
@@ -138,6 +147,33 @@ class MountFaultTest {
         server.destroy();
         assertTrue(server.waitFor(30, TimeUnit.SECONDS), "SIGTERM ends the server");
         assertFalse(MountSupport.isMounted(mp), "SIGTERM unmounts");
+    }
+
+    /**
+     * Root mounts through the kernel-protocol server, which maps no FUSE library; KMODPACK_FUSE=libfuse
+     * picks the libfuse server that users who cannot mount get, and it serves the same bytes.
+     */
+    @Test
+    void rootServesTheKernelProtocolItselfAndLibfuseOnRequest() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(MountSupport.run("id", "-u").out().trim().equals("0"), "needs root");
+        for (String server : new String[] {null, "libfuse"}) {
+            Path mp = mountPoint("server-" + server);
+            Path log = tmp.resolve("server-" + server + ".log");
+            Process p = foreground(image, mp, log, server);
+            String maps = Files.readString(Path.of("/proc/" + p.pid() + "/maps"));
+            assertEquals(server != null, maps.contains("libfuse.so"), "libfuse mapped with KMODPACK_FUSE=" + server);
+            for (String f : files(src)) {
+                assertArrayEquals(Files.readAllBytes(src.resolve(f)), Files.readAllBytes(mp.resolve(f)), f);
+            }
+            TreeAssert.assertSameTree(src, mp);
+            String real = " " + mp.toRealPath() + " ";
+            String line = Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+                    .filter(l -> l.contains(real)).findFirst().orElseThrow();
+            assertTrue(line.contains(" ro,nosuid,nodev") && line.contains(" - fuse.kmodpack " + image + " ro,user_id=0,group_id=0,default_permissions"), line);
+            MountSupport.umount(mp);
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the server exits once unmounted");
+            assertEquals(0, p.exitValue(), read(log));
+        }
     }
 
     @Test

@@ -73,7 +73,8 @@ public final class Main implements Runnable {
         }
         int code;
         try {
-            code = run(args);
+            MountCommand server = args.length > 1 && args[0].equals("mount") ? MountCommand.parseServer(args) : null;
+            code = server != null ? callWithoutModel(server) : run(args);
         } catch (Throwable t) {
             // picocli hands Errors (OutOfMemoryError, StackOverflowError...) straight through:
             // they get the same one line as any other failure.
@@ -84,6 +85,21 @@ public final class Main implements Runnable {
             kmodpack.fuse.Background.reportFailure(code);
         }
         System.exit(code);
+    }
+
+    /** A command parsed without picocli, with the messages and exit codes picocli's handlers give. */
+    static int callWithoutModel(java.util.concurrent.Callable<Integer> command) {
+        try {
+            return command.call();
+        } catch (ExitException e) {
+            System.err.println("kmodpack: " + describe(e));
+            System.err.flush();
+            return e.code;
+        } catch (Throwable t) {
+            return fail(t);
+        } finally {
+            System.out.flush();
+        }
     }
 
     /** {@code info IMAGE} without picocli, with the messages and exit codes it would give. */

@@ -23,8 +23,9 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTIONS", description = "FUSE mount options, comma-separated, e.g. allow_other (repeatable).")
     List<String> options = new ArrayList<>();
 
-    @Option(names = "--multi-threaded", description = "Serve requests with libfuse's multi-threaded loop "
-            + "(default: one thread, which measured cheaper; blocks are decoded ahead on one thread per core either way).")
+    @Option(names = "--multi-threaded", description = "With the libfuse server (users who cannot mount, KMODPACK_FUSE=libfuse): "
+            + "libfuse's multi-threaded loop (default: one thread, which measured cheaper). Root's own server always "
+            + "reads requests on one thread per core; blocks are decoded ahead on one thread per core either way.")
     boolean multiThreaded;
 
     /** Set on the background server that a mount without -f starts. */
@@ -36,6 +37,46 @@ final class MountCommand implements Callable<Integer> {
 
     @Parameters(index = "1", arity = "0..1", paramLabel = "MOUNTPOINT", description = "Default: /lib/modules/VERSION.")
     Path mountPoint;
+
+    /**
+     * The background server's command line ({@code mount --server ...}, written by bin/kmodpack
+     * or by {@link #call}) parsed without picocli, whose model of the command takes longer to
+     * build than the rest of a server's start before it mounts. Returns null for anything but
+     * the options that command line uses; picocli then parses it as usual.
+     */
+    static MountCommand parseServer(String[] args) {
+        MountCommand c = new MountCommand();
+        List<String> positional = new ArrayList<>();
+        boolean options = true;
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (!options || !a.startsWith("-") || a.equals("-")) {
+                positional.add(a);
+            } else if (a.equals("--")) {
+                options = false;
+            } else if (a.equals("--server")) {
+                c.server = true;
+            } else if (a.equals("--multi-threaded")) {
+                c.multiThreaded = true;
+            } else if (a.equals("-f")) {
+                c.foreground = true;
+            } else if (a.equals("--debug")) {
+                Main.debug = true;
+            } else if (a.equals("-o") && i + 1 < args.length) {
+                c.options.add(args[++i]);
+            } else if (a.startsWith("-o") && a.length() > 2 && a.charAt(2) != '=') {
+                c.options.add(a.substring(2));
+            } else {
+                return null;
+            }
+        }
+        if (!c.server || positional.isEmpty() || positional.size() > 2) {
+            return null;
+        }
+        c.image = Path.of(positional.get(0));
+        c.mountPoint = positional.size() > 1 ? Path.of(positional.get(1)) : null;
+        return c;
+    }
 
     @Override
     public Integer call() throws Exception {

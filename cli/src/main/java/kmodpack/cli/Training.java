@@ -94,7 +94,7 @@ public final class Training {
         try {
             kmodpack.fuse.Mounter.rehearse(image);
         } catch (IOException | RuntimeException | LinkageError e) {
-            // No libfuse here: the archive only lacks the mount's classes.
+            // No JNA here: the archive only lacks the mount's classes.
         }
         System.setOut(stdout);
         String dir = work + "/lib/modules/" + VERSION + "/";

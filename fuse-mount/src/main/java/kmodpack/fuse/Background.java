@@ -146,9 +146,8 @@ public final class Background {
 
     /** In the server, first thing: a session of its own (no terminal, no SIGHUP), and / as working directory. */
     public static void detachSession() {
-        Native.LibC c = Native.libc();
-        c.setsid();
-        c.chdir("/");
+        LinuxCalls.setsid();
+        LinuxCalls.chdir(LinuxCalls.cString("/"));
     }
 
     /**
@@ -165,15 +164,17 @@ public final class Background {
         System.out.println(READY);
         System.out.flush();
         System.err.flush();
-        Native.LibC c = Native.libc();
-        int nul = c.open("/dev/null", 2 /* O_RDWR */);
-        if (nul >= 0) {
-            c.dup2(nul, 0);
-            c.dup2(nul, 1);
-            c.dup2(nul, 2);
-            if (nul > 2) {
-                c.close(nul);
-            }
+        int nul;
+        try {
+            nul = LinuxCalls.open(LinuxCalls.cString("/dev/null"), LinuxCalls.O_RDWR);
+        } catch (com.sun.jna.LastErrorException e) {
+            return;
+        }
+        LinuxCalls.dup2(nul, 0);
+        LinuxCalls.dup2(nul, 1);
+        LinuxCalls.dup2(nul, 2);
+        if (nul > 2) {
+            LinuxCalls.close(nul);
         }
     }
 }

@@ -1,14 +1,9 @@
 package kmodpack.fuse;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -19,7 +14,6 @@ import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.uid_t;
 import kmodpack.image.ImageEntry;
-import kmodpack.image.ImageException;
 import kmodpack.image.ModuleImage;
 import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
@@ -30,10 +24,11 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
 /**
- * The image as a read-only FUSE file system (libfuse 2's path-based operations). Stat answers
- * come from the image's index (mode, owner, size, mtime to the nanosecond, inode = entry inode);
- * reads come from the shared, thread-safe reader. Every write operation answers EROFS. A read
- * that meets a damaged block answers EIO; each damaged block is logged once.
+ * The image as a read-only FUSE file system through libfuse 2's path-based operations: the
+ * server for processes that cannot mount by themselves (libfuse mounts through fusermount). Stat
+ * answers come from the image's index (mode, owner, size, mtime to the nanosecond, inode = entry
+ * inode); reads go through {@link ImageView}. Every write operation answers EROFS. A read that
+ * meets a damaged block answers EIO; each damaged block is logged once.
  */
 public final class ImageFs extends FuseStubFS {
     private static final int O_ACCMODE = 3;
@@ -41,44 +36,20 @@ public final class ImageFs extends FuseStubFS {
     private static final int O_TRUNC = 01000;
     /** libfuse 2 never asks for more than 128 KiB in one read. */
     private static final int MAX_READ = 128 << 10;
-    private static final int STATFS_BLOCK = 4096;
+    private static final int STATFS_BLOCK = ImageView.STATFS_BLOCK;
 
     private final ModuleImage image;
-    private final long imageFileSize;
-    private final ServerLog log;
+    private final ImageView view;
     private final Map<String, ImageEntry> byPath;
-    /**
-     * Per entry (by index = inode - 1): link count, and the name NUL-terminated in native memory
-     * for readdir (a direct buffer is passed to libfuse by address, without a copy).
-     */
-    private final int[] nlink;
+    /** Per entry (by index = inode - 1): the name NUL-terminated in native memory for readdir
+     * (a direct buffer is passed to libfuse by address, without a copy). */
     private final ByteBuffer[] names;
     private final ThreadLocal<FileStat> dirStat = ThreadLocal.withInitial(() -> {
         FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
         st.useMemory(jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true));
         return st;
     });
-    private final Set<String> reported = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<byte[]> buffers = ThreadLocal.withInitial(() -> new byte[MAX_READ]);
-    /**
-     * Read-ahead: once reads have gone forward through the data for a while, the next blocks of
-     * the image (data order is the tree's depth-first order, which is how tar, cp -r and
-     * find|xargs walk it) are decoded on spare threads, one per core, so that a sequential
-     * reader finds them ready. Random readers (modinfo, modprobe: a module here, a module there)
-     * get none: decoding blocks nobody reads would take the cores their own reads need.
-     */
-    private final ExecutorService readAhead;
-    private final int readAheadBlocks;
-    private final Set<Integer> queued = ConcurrentHashMap.newKeySet();
-    /** How far a run of reads must have gone forward before blocks past it are decoded ahead. */
-    static final long SEQUENTIAL_AFTER = 256 << 10;
-    /** The last read (guarded by itself): which file, where it ended, in which block, and the run so far. */
-    private final long[] last = {-1, 0, 0, -1, 0};
-    private static final int LAST_INODE = 0;
-    private static final int LAST_END = 1;
-    private static final int LAST_SIZE = 2;
-    private static final int LAST_BLOCK = 3;
-    private static final int RUN = 4;
 
     private final ByteBuffer dot;
     private final ByteBuffer dotdot;
@@ -89,19 +60,15 @@ public final class ImageFs extends FuseStubFS {
 
     /** @param readAheadBlocks how many blocks past each read to decode ahead (0: none) */
     public ImageFs(ModuleImage image, long imageFileSize, ServerLog log, int readAheadBlocks) {
-        this.image = image;
-        this.readAheadBlocks = readAheadBlocks;
-        this.readAhead = readAheadBlocks == 0 ? null : Executors.newFixedThreadPool(readAheadBlocks, r -> {
-            Thread t = new Thread(r, "kmodpack-read-ahead");
-            t.setDaemon(true);
-            return t;
-        });
-        this.imageFileSize = imageFileSize;
-        this.log = log;
+        this(new ImageView(image, imageFileSize, log, readAheadBlocks));
+    }
+
+    ImageFs(ImageView view) {
+        this.view = view;
+        this.image = view.image;
         List<ImageEntry> all = image.entries();
         int n = all.size();
         byPath = new HashMap<>(n * 2);
-        nlink = new int[n];
         names = new ByteBuffer[n];
         String[] paths = new String[n];
         byte[][] raw = new byte[n][];
@@ -113,9 +80,6 @@ public final class ImageFs extends FuseStubFS {
             } else {
                 String parent = paths[index(image.parent(e))];
                 paths[i] = parent.length() == 1 ? "/" + e.name() : parent + "/" + e.name();
-                if (e.isDirectory()) {
-                    nlink[index(image.parent(e))]++;
-                }
             }
             raw[i] = Native.cString(e.name());
             total += raw[i].length;
@@ -127,10 +91,6 @@ public final class ImageFs extends FuseStubFS {
         for (int i = 0; i < n; i++) {
             names[i] = slice(all0, raw[i]);
         }
-        for (ImageEntry e : all) {
-            // A directory: its own name, ".", and each subdirectory's ".."; anything else: one.
-            nlink[index(e)] = e.isDirectory() ? nlink[index(e)] + 2 : 1;
-        }
     }
 
     private static ByteBuffer slice(ByteBuffer all, byte[] bytes) {
@@ -140,7 +100,7 @@ public final class ImageFs extends FuseStubFS {
     }
 
     private static int index(ImageEntry e) {
-        return (int) (e.inode() - 1);
+        return ImageView.index(e);
     }
 
     /** The operations table handed to fuse_new. */
@@ -170,7 +130,7 @@ public final class ImageFs extends FuseStubFS {
     private void fill(ImageEntry e, FileStat st) {
         st.st_mode.set(e.mode());
         st.st_ino.set(e.inode());
-        st.st_nlink.set(nlink[index(e)]);
+        st.st_nlink.set(view.nlink(e));
         st.st_uid.set(e.uid());
         st.st_gid.set(e.gid());
         st.st_size.set(e.size());
@@ -229,13 +189,7 @@ public final class ImageFs extends FuseStubFS {
             return -ErrorCodes.EISDIR();
         }
         fi.fh.set(e.inode());
-        // A file over several blocks: its last block is decoded now on a spare core, while the
-        // caller's first read decodes the first one. Readers of a module want both ends at least
-        // (ELF header, section headers and signature at the end).
-        int[] blocks = readAhead == null ? null : image.blocksOf(e);
-        if (blocks != null && blocks.length > 1) {
-            decodeAhead(blocks[blocks.length - 1]);
-        }
+        view.opened(e);
         return 0;
     }
 
@@ -263,69 +217,17 @@ public final class ImageFs extends FuseStubFS {
             tmp = new byte[want];
             buffers.set(tmp);
         }
-        try {
-            int n = image.read(e, offset, tmp, 0, want);
-            buf.put(0, tmp, 0, n);
-            if (readAhead != null && goesForward(e, offset, n)) {
-                readAheadAfter(image.blockOf(e, offset + n - 1));
-            }
-            return n;
-        } catch (IOException | RuntimeException ex) {
-            report(ex);
+        int n = view.read(e, offset, tmp, want);
+        if (n < 0) {
             return -ErrorCodes.EIO();
         }
+        buf.put(0, tmp, 0, n);
+        return n;
     }
 
-    /**
-     * Records a read and says whether it belongs to a forward run of at least
-     * {@link #SEQUENTIAL_AFTER} bytes: each read continuing the previous one in the same file, or
-     * starting the next file in data order (offset 0, the previous file read to its end, in the
-     * same block or the next).
-     */
+    /** See {@link ImageView#goesForward}. */
     boolean goesForward(ImageEntry e, long offset, int n) {
-        int first = image.blockOf(e, offset);
-        synchronized (last) {
-            boolean continues = e.inode() == last[LAST_INODE] ? offset == last[LAST_END]
-                    : offset == 0 && last[LAST_END] == last[LAST_SIZE] && (first == last[LAST_BLOCK] || first == last[LAST_BLOCK] + 1);
-            last[RUN] = continues ? last[RUN] + n : n;
-            last[LAST_INODE] = e.inode();
-            last[LAST_END] = offset + n;
-            last[LAST_SIZE] = e.size();
-            last[LAST_BLOCK] = image.blockOf(e, offset + n - 1);
-            return last[RUN] >= SEQUENTIAL_AFTER;
-        }
-    }
-
-    private void readAheadAfter(int block) {
-        if (block < 0) {
-            return;     // the file's bytes do not follow one run of blocks: nothing to read ahead
-        }
-        for (int b = block + 1; b <= block + readAheadBlocks && b < image.blockCount(); b++) {
-            decodeAhead(b);
-        }
-    }
-
-    /** Decodes a block into the reader's cache on a spare thread unless it is there or queued. */
-    private void decodeAhead(int b) {
-        if (!image.isCached(b) && queued.add(b)) {
-            readAhead.execute(() -> {
-                try {
-                    image.preload(b);
-                } finally {
-                    queued.remove(b);
-                }
-            });
-        }
-    }
-
-    /** Logs a failed read once per cause (a damaged block is named once, whichever file met it first). */
-    private void report(Exception ex) {
-        Throwable cause = ex instanceof ImageException && ex.getCause() instanceof ImageException ? ex.getCause() : ex;
-        String key = String.valueOf(cause.getMessage());
-        if (reported.add(key)) {
-            String what = ex instanceof ImageException ? ex.getMessage() : ex.toString();
-            log.error(image.file() + ": " + what + "; reads that need it fail with EIO (logged once)");
-        }
+        return view.goesForward(e, offset, n);
     }
 
     @Override
@@ -340,24 +242,22 @@ public final class ImageFs extends FuseStubFS {
         if (size <= 0) {
             return -ErrorCodes.EINVAL();
         }
-        try {
-            byte[] target = image.readlinkBytes(e);
-            int n = (int) Math.min(target.length, size - 1);
-            buf.put(0, target, 0, n);
-            buf.putByte(n, (byte) 0);
-            return 0;
-        } catch (IOException | RuntimeException ex) {
-            // Whatever the reader meets, the caller gets EIO: nothing unchecked reaches jnr-fuse.
-            report(ex);
+        // Whatever the reader meets, the caller gets EIO: nothing unchecked reaches jnr-fuse.
+        byte[] target = view.readlink(e);
+        if (target == null) {
             return -ErrorCodes.EIO();
         }
+        int n = (int) Math.min(target.length, size - 1);
+        buf.put(0, target, 0, n);
+        buf.putByte(n, (byte) 0);
+        return 0;
     }
 
     @Override
     public int statfs(String path, Statvfs st) {
         st.f_bsize.set(STATFS_BLOCK);
         st.f_frsize.set(STATFS_BLOCK);
-        st.f_blocks.set((imageFileSize + STATFS_BLOCK - 1) / STATFS_BLOCK);
+        st.f_blocks.set((view.imageFileSize + STATFS_BLOCK - 1) / STATFS_BLOCK);
         st.f_bfree.set(0);
         st.f_bavail.set(0);
         st.f_files.set(image.entryCount());

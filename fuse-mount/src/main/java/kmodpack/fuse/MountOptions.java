@@ -89,6 +89,54 @@ public final class MountOptions {
         return String.join(",", all);
     }
 
+    /**
+     * What the kernel-protocol server passes to mount(2): the flags (read-only, and by default
+     * nosuid and nodev, as libfuse mounts), the file system's own options after "fd=...," and
+     * whether a non-empty mount point was allowed.
+     */
+    record Kernel(long flags, String data, boolean nonempty) {
+    }
+
+    /**
+     * The user's -o options as mount(2) takes them, or null when one of them is an option only
+     * libfuse knows (uid=, umask=, debug, ...): such a mount is left to the libfuse server, which
+     * honours it (or refuses it) as it always did.
+     */
+    static Kernel forKernel(List<String> user) {
+        long flags = LinuxCalls.MS_RDONLY | LinuxCalls.MS_NOSUID | LinuxCalls.MS_NODEV;
+        StringBuilder data = new StringBuilder(",default_permissions");
+        boolean nonempty = false;
+        for (String o : user) {
+            switch (o) {
+                case "ro", "default_permissions", "kernel_cache", "use_ino", "async" -> { }
+                case "nonempty" -> nonempty = true;
+                case "allow_other" -> data.append(",allow_other");
+                case "suid" -> flags &= ~LinuxCalls.MS_NOSUID;
+                case "nosuid" -> flags |= LinuxCalls.MS_NOSUID;
+                case "dev" -> flags &= ~LinuxCalls.MS_NODEV;
+                case "nodev" -> flags |= LinuxCalls.MS_NODEV;
+                case "exec" -> flags &= ~LinuxCalls.MS_NOEXEC;
+                case "noexec" -> flags |= LinuxCalls.MS_NOEXEC;
+                case "atime" -> flags &= ~LinuxCalls.MS_NOATIME;
+                case "noatime" -> flags |= LinuxCalls.MS_NOATIME;
+                case "nodiratime" -> flags |= LinuxCalls.MS_NODIRATIME;
+                case "relatime" -> flags |= LinuxCalls.MS_RELATIME;
+                case "norelatime" -> flags &= ~LinuxCalls.MS_RELATIME;
+                case "strictatime" -> flags |= LinuxCalls.MS_STRICTATIME;
+                case "sync" -> flags |= LinuxCalls.MS_SYNCHRONOUS;
+                case "dirsync" -> flags |= LinuxCalls.MS_DIRSYNC;
+                default -> {
+                    if (o.matches("max_read=[0-9]{1,9}")) {
+                        data.append(',').append(o);
+                    } else {
+                        return null;
+                    }
+                }
+            }
+        }
+        return new Kernel(flags, data.toString(), nonempty);
+    }
+
     /** libfuse splits options at commas; a backslash keeps one (and itself) literal. */
     static String escape(String s) {
         return s.replace("\\", "\\\\").replace(",", "\\,");

@@ -19,8 +19,8 @@ public final class Mounter {
     }
 
     /** A mount that passed every check that can be made before mounting. */
-    public record Plan(Path image, Path mountPoint, String libfuseOptions, String version, int blockSize,
-                       long joinBytes) {
+    public record Plan(Path image, Path mountPoint, String libfuseOptions, MountOptions.Kernel kernelOptions,
+                       String version, int blockSize, long joinBytes) {
         /** The heap the server of this plan needs (see {@link #heapMegabytes}). */
         public int heapMegabytes(int cores) {
             return Mounter.heapMegabytes(blockSize, cores) + (int) ((joinBytes + (1 << 20) - 1) >> 20);
@@ -58,11 +58,12 @@ public final class Mounter {
             throw new MountException(image + ": not a regular file");
         }
         String libfuse = MountOptions.forLibfuse(options, abs);
+        MountOptions.Kernel kernel = MountOptions.forKernel(options);
         Unmounter.checkFuseDevice();
         Path mp = mountPoint != null ? mountPoint : defaultMountPoint(Path.of(MODULES_ROOT), version);
         Path canonical = Unmounter.canonical(mp);
         Unmounter.checkMountPoint(canonical);
-        return new Plan(abs, canonical, libfuse, version, blockSize, joinBytes);
+        return new Plan(abs, canonical, libfuse, kernel, version, blockSize, joinBytes);
     }
 
     /** Where kernels keep their module trees; the default mount point is a directory in it. */
@@ -106,12 +107,20 @@ public final class Mounter {
         }
         SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
         kmodpack.image.Codec.preferNativeDecodersSoon();
+        boolean direct = plan.kernelOptions() != null && !LIBFUSE.equals(System.getenv(SERVER_SWITCH)) && FuseProtocol.mayMount();
         ModuleImage img = ModuleImage.open(plan.image());
-        FuseServer server;
+        Runnable awaitUnmount;
         try {
-            checkNameEncoding(img);
-            ImageFs fs = new ImageFs(img, Files.size(plan.image()), log);
-            server = FuseServer.start(fs, plan.mountPoint(), plan.libfuseOptions(), multiThreaded, log);
+            ImageView view = new ImageView(img, Files.size(plan.image()), log, Runtime.getRuntime().availableProcessors());
+            if (direct) {
+                // Several serving threads: a thread waiting on the device costs nothing.
+                int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+                FuseProtocol server = FuseProtocol.start(view, plan.mountPoint(), plan.kernelOptions(), threads, log);
+                awaitUnmount = () -> await(server::awaitUnmount);
+            } else {
+                checkNameEncoding(img);
+                awaitUnmount = LibfuseMount.start(view, plan, multiThreaded, log);
+            }
         } catch (IOException | RuntimeException e) {
             img.close();
             throw e;
@@ -120,20 +129,47 @@ public final class Mounter {
             log.target = ServerLog.syslog();
             Background.reportReady();
         }
-        server.awaitUnmount();
+        awaitUnmount.run();
         return 0;
     }
 
     /**
-     * What a mount does before it mounts — the image's file system, its callbacks, libfuse's
-     * binding — and nothing more: a class-data archive trained on it starts a mount sooner.
+     * {@code KMODPACK_FUSE=libfuse}: serve through libfuse (jnr-fuse) even where this process may
+     * mount by itself, as processes that may not always do.
+     */
+    public static final String SERVER_SWITCH = "KMODPACK_FUSE";
+    static final String LIBFUSE = "libfuse";
+
+    interface Wait {
+        void await() throws InterruptedException;
+    }
+
+    static void await(Wait w) {
+        try {
+            w.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The libfuse server, in a class of its own so that the kernel-protocol path never loads its binding. */
+    private static final class LibfuseMount {
+        static Runnable start(ImageView view, Plan plan, boolean multiThreaded, ServerLog log) throws MountException {
+            ImageFs fs = new ImageFs(view);
+            FuseServer server = FuseServer.start(fs, plan.mountPoint(), plan.libfuseOptions(), multiThreaded, log);
+            return () -> await(server::awaitUnmount);
+        }
+    }
+
+    /**
+     * What a mount does before it mounts — the image's view, the kernel-protocol server's classes
+     * and its libc binding — and nothing more: a class-data archive trained on it starts a mount
+     * sooner.
      */
     public static void rehearse(Path image) throws IOException {
         try (ModuleImage img = ModuleImage.open(image)) {
-            ImageFs fs = new ImageFs(img, Files.size(image), ServerLog.to(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())));
-            fs.operations();
-            Native.fuse();
-            Native.runtime();
+            new ImageView(img, Files.size(image), ServerLog.to(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())), 1);
+            FuseProtocol.rehearse();
         }
     }
 

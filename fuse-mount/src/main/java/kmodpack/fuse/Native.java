@@ -4,12 +4,11 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.Struct;
-import jnr.ffi.annotations.Variadic;
 
 /**
- * The few native calls the server makes itself: libfuse 2's mount / loop / unmount steps (so the
- * server controls readiness, threads and signals instead of fuse_main), and a handful of libc
- * calls for detaching into the background and for the system log.
+ * The libfuse server's native calls (the server for processes that cannot mount by themselves):
+ * libfuse 2's mount / loop / unmount steps (so the server controls readiness, threads and
+ * signals instead of fuse_main), and the libc calls that capture libfuse's messages.
  */
 final class Native {
     private Native() {
@@ -79,11 +78,8 @@ final class Native {
         }
     }
 
+    /** The calls that capture libfuse's stderr (see FuseServer). */
     public interface LibC {
-        int setsid();
-
-        int chdir(String path);
-
         int open(String path, int flags);
 
         int dup(int fd);
@@ -91,13 +87,6 @@ final class Native {
         int dup2(int from, int to);
 
         int close(int fd);
-
-        int getuid();
-
-        void openlog(Pointer ident, int option, int facility);
-
-        @Variadic(fixedCount = 2)
-        void syslog(int priority, String format, String arg);
     }
 
     private static volatile LibFuse fuse;

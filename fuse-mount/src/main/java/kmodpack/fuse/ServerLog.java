@@ -2,7 +2,7 @@ package kmodpack.fuse;
 
 import java.io.PrintStream;
 
-import jnr.ffi.Pointer;
+import com.sun.jna.Memory;
 
 /**
  * Where the server's messages go: standard error in the foreground, the system log (syslog(3),
@@ -31,13 +31,13 @@ public abstract class ServerLog {
 
     /** The system log; messages are dropped where no log daemon listens. */
     public static ServerLog syslog() {
-        Native.LibC c = Native.libc();
-        byte[] name = Native.cString("kmodpack");
+        LinuxCalls.SysLog c = LinuxCalls.syslog();
+        byte[] name = LinuxCalls.cString("kmodpack");
         // openlog keeps the pointer: the ident must live as long as the process.
         synchronized (ServerLog.class) {
             if (ident == null) {
-                ident = jnr.ffi.Memory.allocateDirect(Native.runtime(), name.length);
-                ident.put(0, name, 0, name.length);
+                ident = new Memory(name.length);
+                ident.write(0, name, 0, name.length);
                 c.openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
             }
         }
@@ -54,7 +54,7 @@ public abstract class ServerLog {
         };
     }
 
-    private static Pointer ident;
+    private static Memory ident;
     private static final int LOG_PID = 0x01;
     private static final int LOG_NDELAY = 0x08;
     private static final int LOG_DAEMON = 3 << 3;
