@@ -81,10 +81,10 @@ final class MountCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<String> opts = MountOptions.split(options);
-        Mounter.Plan plan = Mounter.plan(image, mountPoint, opts);
         if (foreground || server) {
-            return Mounter.serve(plan, multiThreaded, server);
+            return Mounter.planAndServe(image, mountPoint, opts, multiThreaded, server);
         }
+        Mounter.Plan plan = Mounter.plan(image, mountPoint, opts);
         List<String> args = new ArrayList<>(List.of("mount", "--server"));
         if (multiThreaded) {
             args.add("--multi-threaded");

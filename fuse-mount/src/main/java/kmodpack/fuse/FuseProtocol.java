@@ -105,7 +105,17 @@ final class FuseProtocol {
             t.setDaemon(true);
             t.start();
         }
-        s.awaitReady();
+        try {
+            s.awaitReady();
+        } catch (MountException e) {
+            // No mount that does not answer stays behind: its serving threads then end.
+            try {
+                LinuxCalls.umount2(LinuxCalls.cString(mountPoint.toString()), LinuxCalls.MNT_DETACH);
+            } catch (LastErrorException gone) {
+                // already unmounted
+            }
+            throw e;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(s::stopOnSignal, "kmodpack-unmount"));
         return s;
     }

@@ -30,13 +30,22 @@ public final class Mounter {
     /**
      * The Java heap, in MiB, that serving an image of this block size needs: the index and
      * libfuse's buffers, the block cache (16 MiB, at least two blocks), and for each decoding
-     * thread (one per core, plus the serving thread) a block and the LZMA2 dictionary, which is as
-     * large as a block. bin/kmodpack computes the same figure for the server it starts.
+     * thread (one read-ahead thread per core, and the serving threads: {@link #servingThreads})
+     * a block and the LZMA2 dictionary, which is as large as a block. bin/kmodpack computes the
+     * same figure for the server it starts.
      */
     public static int heapMegabytes(long blockSize, int cores) {
         long mib = 1 << 20;
-        long bytes = 64 * mib + Math.max(16 * mib, 2 * blockSize) + (cores + 1L) * 2 * blockSize;
+        long bytes = 64 * mib + Math.max(16 * mib, 2 * blockSize) + (cores + (long) servingThreads(cores)) * 2 * blockSize;
         return (int) ((bytes + mib - 1) / mib);
+    }
+
+    /**
+     * The kernel-protocol server's serving threads: one per core, at least two (a thread waiting
+     * on the device costs nothing, and a slow read then does not hold up a lookup).
+     */
+    static int servingThreads(int cores) {
+        return Math.max(2, cores);
     }
 
     /**
@@ -46,14 +55,36 @@ public final class Mounter {
      */
     public static Plan plan(Path image, Path mountPoint, List<String> options) throws IOException {
         Path abs = image.toAbsolutePath().normalize();
-        String version;
-        int blockSize;
-        long joinBytes;
         try (ModuleImage img = ModuleImage.open(abs)) {
-            version = img.kernelVersion();
-            blockSize = img.largestBlockSize();
-            joinBytes = img.joinBytes();
+            return plan(img, image, mountPoint, options);
         }
+    }
+
+    /**
+     * Plans and serves (see {@link #serve}) with the image opened once: its index is most of a
+     * server's own start. The libc binding starts meanwhile on another core.
+     */
+    public static int planAndServe(Path image, Path mountPoint, List<String> options, boolean multiThreaded, boolean daemon)
+            throws IOException, InterruptedException {
+        Thread jna = new Thread(LinuxCalls::getuid, "kmodpack-libc");
+        jna.setDaemon(true);
+        jna.start();
+        ModuleImage img = ModuleImage.open(image.toAbsolutePath().normalize());
+        Plan plan;
+        try {
+            plan = plan(img, image, mountPoint, options);
+        } catch (IOException | RuntimeException e) {
+            img.close();
+            throw e;
+        }
+        return serve(plan, img, multiThreaded, daemon);
+    }
+
+    private static Plan plan(ModuleImage img, Path image, Path mountPoint, List<String> options) throws IOException {
+        Path abs = img.file();
+        String version = img.kernelVersion();
+        int blockSize = img.largestBlockSize();
+        long joinBytes = img.joinBytes();
         if (!Files.isRegularFile(abs)) {
             throw new MountException(image + ": not a regular file");
         }
@@ -101,33 +132,31 @@ public final class Mounter {
      *
      * @return the exit status
      */
-    public static int serve(Plan plan, boolean multiThreaded, boolean daemon) throws IOException, InterruptedException {
-        if (daemon) {
-            Background.detachSession();
-        }
-        SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
-        kmodpack.image.Codec.preferNativeDecodersSoon();
-        boolean direct = plan.kernelOptions() != null && !LIBFUSE.equals(System.getenv(SERVER_SWITCH)) && FuseProtocol.mayMount();
-        ModuleImage img = ModuleImage.open(plan.image());
+    private static int serve(Plan plan, ModuleImage img, boolean multiThreaded, boolean daemon) throws IOException, InterruptedException {
         Runnable awaitUnmount;
         try {
+            if (daemon) {
+                Background.detachSession();
+            }
+            SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
+            kmodpack.image.Codec.preferNativeDecodersSoon();
+            boolean direct = plan.kernelOptions() != null && !LIBFUSE.equals(System.getenv(SERVER_SWITCH)) && FuseProtocol.mayMount();
             ImageView view = new ImageView(img, Files.size(plan.image()), log, Runtime.getRuntime().availableProcessors());
             if (direct) {
-                // Several serving threads: a thread waiting on the device costs nothing.
-                int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+                int threads = servingThreads(Runtime.getRuntime().availableProcessors());
                 FuseProtocol server = FuseProtocol.start(view, plan.mountPoint(), plan.kernelOptions(), threads, log);
                 awaitUnmount = () -> await(server::awaitUnmount);
             } else {
                 checkNameEncoding(img);
                 awaitUnmount = LibfuseMount.start(view, plan, multiThreaded, log);
             }
+            if (daemon) {
+                log.target = ServerLog.syslog();
+                Background.reportReady();
+            }
         } catch (IOException | RuntimeException e) {
             img.close();
             throw e;
-        }
-        if (daemon) {
-            log.target = ServerLog.syslog();
-            Background.reportReady();
         }
         awaitUnmount.run();
         return 0;
