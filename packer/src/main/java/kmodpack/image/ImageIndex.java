@@ -103,17 +103,27 @@ final class ImageIndex {
         }
         byte[] stored = new byte[(int) indexStored];
         readFully(ch, ByteBuffer.wrap(stored), indexOffset);
-        if (ImageLayout.crc(stored, 0, stored.length) != h.indexStoredCrc()) {
+        int storedCrc = ImageLayout.crc(stored, 0, stored.length);
+        if (storedCrc != h.indexStoredCrc()) {
             throw new ImageException(file + ": damaged image index (checksum mismatch)");
         }
-        byte[] raw = new byte[(int) indexRaw];
-        try {
-            // The index is one unit: its "block size" is its own length (FORMAT.md, Index).
-            indexCodec.decompress(stored, stored.length, raw, raw.length, raw.length);
-        } catch (ImageException e) {
-            throw new ImageException(file + ": damaged image index (" + e.getMessage() + ")");
+        byte[] raw;
+        int rawCrc;
+        if (indexCodec == Codec.NONE && indexRaw == indexStored) {
+            // Stored raw (kmodpack's version 2 indexes): the same bytes, so the same checksum.
+            raw = stored;
+            rawCrc = storedCrc;
+        } else {
+            raw = new byte[(int) indexRaw];
+            try {
+                // The index is one unit: its "block size" is its own length (FORMAT.md, Index).
+                indexCodec.decompress(stored, stored.length, raw, raw.length, raw.length);
+            } catch (ImageException e) {
+                throw new ImageException(file + ": damaged image index (" + e.getMessage() + ")");
+            }
+            rawCrc = ImageLayout.crc(raw, 0, raw.length);
         }
-        if (ImageLayout.crc(raw, 0, raw.length) != h.indexRawCrc()) {
+        if (rawCrc != h.indexRawCrc()) {
             throw new ImageException(file + ": damaged image index (checksum mismatch after decoding)");
         }
         if (raw.length < IndexHeader.SIZE) {
