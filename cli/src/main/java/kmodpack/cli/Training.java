@@ -56,7 +56,9 @@ public final class Training {
         Files.write(tree.resolve("modules.symbols.bin"), index(Map.of("symbol:training_symbol", "training_b")));
         Files.write(tree.resolve("modules.builtin.bin"), index(Map.of("training_builtin", "")));
         Files.write(tree.resolve("modules.builtin.alias.bin"), index(Map.of("training-builtin-alias", "training_builtin")));
-        Files.writeString(tree.resolve("modules.softdep"), "");
+        // Not empty, as no real tree's is: modprobe reads it whole, a path of its own.
+        Files.writeString(tree.resolve("modules.softdep"), "# Soft dependencies extracted from modules themselves.\n"
+                + "softdep training_unused pre: training_b\n");
         Files.writeString(config.resolve("training.conf"), "options training_b verbose=1\nalias training-alias training_a\n");
         Path image = work.resolve("boot/modules-" + VERSION);
         Files.createDirectories(image.getParent());
