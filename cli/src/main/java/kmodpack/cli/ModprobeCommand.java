@@ -64,8 +64,21 @@ public final class ModprobeCommand implements Callable<Integer> {
         return run(argv, out, err);
     }
 
+    /** The kernel's module system calls, through JNA, made when first needed. */
+    private static final Supplier<ModuleSyscalls> LINUX = new Supplier<ModuleSyscalls>() {
+        @Override
+        public ModuleSyscalls get() {
+            return new LinuxSyscalls();
+        }
+    };
+
     /** Runs modprobe with these arguments; returns the exit status. */
     static int run(List<String> argv, PrintStream out, PrintStream err) {
+        return run(argv, out, err, LINUX);
+    }
+
+    /** The same with other system calls (the training run's, which never reach a kernel). */
+    static int run(List<String> argv, PrintStream out, PrintStream err, Supplier<ModuleSyscalls> syscalls) {
         ModprobeArgs a;
         try {
             a = ModprobeArgs.parse(argv);
@@ -87,12 +100,7 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
         Host host = a.hostRoot == null ? Host.real() : Host.under(a.hostRoot);
         try {
-            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, new Supplier<ModuleSyscalls>() {
-                @Override
-                public ModuleSyscalls get() {
-                    return new LinuxSyscalls();
-                }
-            }, out, new Messages(err));
+            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, syscalls, out, new Messages(err));
         } catch (ModprobeRun.SetupException e) {
             err.println("modprobe: FATAL: " + e.getMessage());
             if (a.debug) e.printStackTrace(err);
