@@ -2,9 +2,7 @@ package kmodpack.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 
 import kmodpack.image.ImageEntry;
 import kmodpack.image.ModuleImage;
@@ -14,8 +12,6 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Describe an image: kernel version, format, codec, counts and sizes.")
 final class InfoCommand implements Callable<Integer> {
-    private static final Pattern MODULE = Pattern.compile(".*\\.ko(\\.(xz|zst|gz))?");
-
     @Parameters(paramLabel = "IMAGE")
     Path image;
 
@@ -33,7 +29,7 @@ final class InfoCommand implements Callable<Integer> {
                     links++;
                 } else {
                     files++;
-                    if (MODULE.matcher(e.name()).matches()) {
+                    if (isModule(e.name())) {
                         modules++;
                     }
                 }
@@ -45,16 +41,30 @@ final class InfoCommand implements Callable<Integer> {
             System.out.println("codec:          " + img.codec().displayName());
             System.out.println("block size:     " + Units.binary(img.blockSize()) + " (" + img.blockCount() + " blocks)");
             for (StreamInfo s : img.streams()) {
-                System.out.println("stream " + String.format(Locale.ROOT, "%-9s", s.name() + ":") + s.codec().displayName() + ", "
+                System.out.println("stream " + padded(s.name() + ":", 9) + s.codec().displayName() + ", "
                         + Units.binary(s.blockSize()) + " blocks (" + s.blockCount() + "), " + Units.mb(s.rawLength()));
             }
             System.out.println("entries:        " + img.entryCount() + " (" + dirs + " directories, " + files + " files, "
                     + links + " symbolic links)");
             System.out.println("modules:        " + modules);
             System.out.println("content:        " + Units.mb(img.dataLength()));
-            System.out.printf(Locale.ROOT, "image size:     %s (%.1f%% of the content)%n", Units.mb(size),
-                    img.dataLength() == 0 ? 100.0 : 100.0 * size / img.dataLength());
+            System.out.println("image size:     " + Units.mb(size) + " ("
+                    + Units.tenths(img.dataLength() == 0 ? 1000.0 : 1000.0 * size / img.dataLength()) + "% of the content)");
         }
         return 0;
+    }
+
+    /** A kernel module's file name: NAME.ko, or compressed as kmod reads them (.ko.xz, .ko.zst, .ko.gz). */
+    static boolean isModule(String name) {
+        int ko = name.lastIndexOf(".ko");
+        if (ko < 0) {
+            return false;
+        }
+        String rest = name.substring(ko + 3);
+        return rest.isEmpty() || rest.equals(".xz") || rest.equals(".zst") || rest.equals(".gz");
+    }
+
+    private static String padded(String s, int width) {
+        return s.length() >= width ? s : s + " ".repeat(width - s.length());
     }
 }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import java.nio.file.Path;
 import kmodpack.loader.Host;
 import kmodpack.loader.ImageModuleTree;
@@ -17,6 +18,7 @@ import kmodpack.loader.ModuleTree;
 import kmodpack.loader.LinuxSyscalls;
 import kmodpack.loader.Log;
 import kmodpack.loader.ModprobeRun;
+import kmodpack.loader.ModuleSyscalls;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Command;
@@ -62,8 +64,21 @@ public final class ModprobeCommand implements Callable<Integer> {
         return run(argv, out, err);
     }
 
+    /** The kernel's module system calls, through JNA, made when first needed. */
+    private static final Supplier<ModuleSyscalls> LINUX = new Supplier<ModuleSyscalls>() {
+        @Override
+        public ModuleSyscalls get() {
+            return new LinuxSyscalls();
+        }
+    };
+
     /** Runs modprobe with these arguments; returns the exit status. */
     static int run(List<String> argv, PrintStream out, PrintStream err) {
+        return run(argv, out, err, LINUX);
+    }
+
+    /** The same with other system calls (the training run's, which never reach a kernel). */
+    static int run(List<String> argv, PrintStream out, PrintStream err, Supplier<ModuleSyscalls> syscalls) {
         ModprobeArgs a;
         try {
             a = ModprobeArgs.parse(argv);
@@ -73,7 +88,11 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
         // Names and PARAM=VALUE arguments are held as bytes, one ISO-8859-1 char each, like the
         // configuration text: back to the bytes the JVM decoded them from.
-        a.args.replaceAll(ModprobeCommand::asBytes);
+        // (Loops and named classes rather than lambdas on this path: the first lambda of a run
+        // costs a fresh JVM about 10 ms of method-handle set-up.)
+        for (int i = 0; i < a.args.size(); i++) {
+            a.args.set(i, asBytes(a.args.get(i)));
+        }
         if (a.help) {
             out.print(ModprobeArgs.USAGE);
             out.flush();
@@ -81,7 +100,7 @@ public final class ModprobeCommand implements Callable<Integer> {
         }
         Host host = a.hostRoot == null ? Host.real() : Host.under(a.hostRoot);
         try {
-            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, LinuxSyscalls::new, out, new Messages(err));
+            return ModprobeRun.run(a.options, a.args, a.source, host, OPENER, syscalls, out, new Messages(err));
         } catch (ModprobeRun.SetupException e) {
             err.println("modprobe: FATAL: " + e.getMessage());
             if (a.debug) e.printStackTrace(err);

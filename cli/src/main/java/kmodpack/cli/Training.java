@@ -17,8 +17,9 @@ import kmodpack.depmod.IndexWriter;
 /**
  * The workload a class-data archive is trained on (bin/kmodpack runs it in the background when
  * its archive is missing): the short commands whose start-up matters — {@code --version},
- * {@code info}, {@code ls}, {@code cat}, {@code modprobe -D} — over a small image packed here from
- * a made-up module tree, so that the classes and code they run are in the archive. Their output
+ * {@code info}, {@code ls}, {@code cat}, {@code modprobe -D}, and a {@code modprobe} up to its first
+ * module system call (refused here, so nothing reaches the kernel) — over a small image packed here
+ * from a made-up module tree, so that the classes and code they run are in the archive. Their output
  * is discarded; the {@code modprobe -D} answer is checked, and a wrong one fails the training (the
  * archive is then not kept).
  *
@@ -56,7 +57,9 @@ public final class Training {
         Files.write(tree.resolve("modules.symbols.bin"), index(Map.of("symbol:training_symbol", "training_b")));
         Files.write(tree.resolve("modules.builtin.bin"), index(Map.of("training_builtin", "")));
         Files.write(tree.resolve("modules.builtin.alias.bin"), index(Map.of("training-builtin-alias", "training_builtin")));
-        Files.writeString(tree.resolve("modules.softdep"), "");
+        // Not empty, as no real tree's is: modprobe reads it whole, a path of its own.
+        Files.writeString(tree.resolve("modules.softdep"), "# Soft dependencies extracted from modules themselves.\n"
+                + "softdep training_unused pre: training_b\n");
         Files.writeString(config.resolve("training.conf"), "options training_b verbose=1\nalias training-alias training_a\n");
         Path image = work.resolve("boot/modules-" + VERSION);
         Files.createDirectories(image.getParent());
@@ -85,6 +88,8 @@ public final class Training {
             failed += ModprobeCommand.run(argv, out, nul);
         }
         ModprobeCommand.run(List.of("-d", work.toString(), "-S", VERSION, "-D", "training_missing"), nul, nul);
+        int[] loads = new int[1];
+        loadingPath(work, modprobe, nul, loads);
         try {
             // The binding of the module system calls (libc through JNA), without calling them.
             new kmodpack.loader.LinuxSyscalls();
@@ -100,12 +105,46 @@ public final class Training {
         String dir = work + "/lib/modules/" + VERSION + "/";
         String both = "insmod " + dir + b + " verbose=1 \ninsmod " + dir + a + " \n";
         String expected = both + both + "insmod " + dir + b + " verbose=1 \n" + both;
-        if (failed != 0 || !shown.toString(StandardCharsets.ISO_8859_1).equals(expected)) {
+        if (failed != 0 || !shown.toString(StandardCharsets.ISO_8859_1).equals(expected) || loads[0] != 1) {
             System.err.println("training: unexpected results; the archive is not kept");
             System.exit(1);
         }
         // The mount's rehearsal leaves read-ahead threads behind.
         System.exit(0);
+    }
+
+    /**
+     * A real {@code modprobe training_a} up to its first module system call: reading and checking
+     * the closure's module files, the host's /sys/module and /proc/cmdline (a made-up host root
+     * where nothing is loaded). The system calls here refuse as a kernel without module support
+     * does (ENOSYS), so nothing reaches this machine's kernel; {@code loads} counts the calls.
+     */
+    private static void loadingPath(Path work, List<String> modprobe, PrintStream nul, int[] loads) throws IOException {
+        Path host = work.resolve("host");
+        Files.createDirectories(host.resolve("sys/module"));
+        Files.createDirectories(host.resolve("proc"));
+        Files.write(host.resolve("proc/cmdline"), new byte[0]);
+        List<String> argv = new ArrayList<>(List.of("--host-root", host.toString(),
+                "--image", work.resolve("boot/modules-" + VERSION).toString()));
+        argv.addAll(modprobe);
+        argv.add("training_a");
+        ModprobeCommand.run(argv, nul, nul, new java.util.function.Supplier<kmodpack.loader.ModuleSyscalls>() {
+            @Override
+            public kmodpack.loader.ModuleSyscalls get() {
+                return new kmodpack.loader.ModuleSyscalls() {
+                    @Override
+                    public int loadModule(byte[] image, String params, int flags) {
+                        loads[0]++;
+                        return 38; // ENOSYS
+                    }
+
+                    @Override
+                    public int deleteModule(String name, int flags) {
+                        return 38;
+                    }
+                };
+            }
+        });
     }
 
     /**

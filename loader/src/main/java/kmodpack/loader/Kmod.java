@@ -212,7 +212,12 @@ public final class Kmod {
     }
 
     private Module newModule(String key, String name, String alias) {
-        return pool.computeIfAbsent(key, k -> new Module(name, alias));
+        Module m = pool.get(key);
+        if (m == null) {
+            m = new Module(name, alias);
+            pool.put(key, m);
+        }
+        return m;
     }
 
     public Module moduleFromName(String name) {

@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.function.Supplier;
@@ -127,7 +128,13 @@ public final class ModprobeRun {
      * as the same exception.
      */
     private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier, boolean early) {
-        FutureTask<ModuleSyscalls> made = new FutureTask<>(supplier::get);
+        // A named class, not supplier::get: a run's first lambda costs a fresh JVM about 10 ms.
+        FutureTask<ModuleSyscalls> made = new FutureTask<>(new Callable<ModuleSyscalls>() {
+            @Override
+            public ModuleSyscalls call() {
+                return supplier.get();
+            }
+        });
         if (early) {
             Thread t = new Thread(made, "system calls");
             t.setDaemon(true);

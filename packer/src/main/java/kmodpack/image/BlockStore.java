@@ -113,16 +113,20 @@ final class BlockStore implements Closeable {
         int count = (int) ((end - 1) / blockSize) - first + 1;
         AtomicInteger next = new AtomicInteger();
         // Each worker takes the next block not yet taken: the caller, plus helpers on spare cores.
-        Callable<Void> worker = () -> {
-            for (int k; (k = next.getAndIncrement()) < count; ) {
-                int b = stream.firstBlock() + first + k;
-                long blockStart = (long) (first + k) * blockSize;
-                int need = (int) Math.min(blockSize, end - blockStart);
-                byte[] raw = atLeast(b, need);
-                int from = (int) Math.max(0, start - blockStart);
-                System.arraycopy(raw, from, out, outOff + (int) (blockStart + from - start), need - from);
+        // (A named class, not a lambda: see block().)
+        Callable<Void> worker = new Callable<>() {
+            @Override
+            public Void call() throws IOException {
+                for (int k; (k = next.getAndIncrement()) < count; ) {
+                    int b = stream.firstBlock() + first + k;
+                    long blockStart = (long) (first + k) * blockSize;
+                    int need = (int) Math.min(blockSize, end - blockStart);
+                    byte[] raw = atLeast(b, need);
+                    int from = (int) Math.max(0, start - blockStart);
+                    System.arraycopy(raw, from, out, outOff + (int) (blockStart + from - start), need - from);
+                }
+                return null;
             }
-            return null;
         };
         SpareCores.run(count - 1, "reading " + stream.name(), worker);
     }
@@ -175,7 +179,14 @@ final class BlockStore implements Closeable {
      * the same block at once share one decode.
      */
     byte[] block(int b) throws IOException {
-        return wholeBlocks.get(b, () -> decodeBlock(b, rawLength(b)));
+        // A named class, not a lambda: a short command's first lambda costs about 10 ms of
+        // method-handle set-up in a fresh JVM, and every read comes here.
+        return wholeBlocks.get(b, new SharedWork.Work<byte[]>() {
+            @Override
+            public byte[] run() throws IOException {
+                return decodeBlock(b, rawLength(b));
+            }
+        });
     }
 
     /** Whether a block is decoded whole in the cache or being decoded. */

@@ -231,8 +231,26 @@ public enum Codec {
         }
     }
 
-    /** Pure Java by default: nothing to unpack or load at start, which short-lived readers prefer. */
-    private static volatile LZ4SafeDecompressor lz4Decompressor = LZ4Factory.fastestJavaInstance().safeDecompressor();
+    /**
+     * Pure Java by default: nothing to unpack or load at start, which short-lived readers prefer.
+     * Made at the first lz4 block, not with this class: lz4-java finds its classes by reflection
+     * (about 5 ms of a fresh JVM), which {@code info} and images without lz4 need not pay.
+     */
+    private static volatile LZ4SafeDecompressor lz4Decompressor;
+
+    private static LZ4SafeDecompressor lz4Decompressor() {
+        LZ4SafeDecompressor d = lz4Decompressor;
+        if (d == null) {
+            synchronized (Codec.class) {
+                d = lz4Decompressor;
+                if (d == null) {
+                    d = LZ4Factory.fastestJavaInstance().safeDecompressor();
+                    lz4Decompressor = d;
+                }
+            }
+        }
+        return d;
+    }
 
     /**
      * Decodes LZ4 blocks with lz4-java's native library where it loads (it is unpacked to the
@@ -278,7 +296,7 @@ public enum Codec {
                 System.arraycopy(src, 0, dst, 0, rawLen);
                 return;
             case LZ4: {
-                LZ4SafeDecompressor d = lz4Decompressor;
+                LZ4SafeDecompressor d = lz4Decompressor();
                 int n;
                 try {
                     n = d.decompress(src, 0, srcLen, dst, 0, rawLen);

@@ -7,7 +7,11 @@ package kmodpack.image;
 public final class ImageEntry {
     final int index;
     final int parent;
-    private final String name;
+    /** The name's bytes in the index's string table, decoded on first use: most are never asked. */
+    private final byte[] strings;
+    private final int nameOffset;
+    private final int nameLength;
+    private String name;
     private final int mode;
     private final int uid;
     private final int gid;
@@ -22,11 +26,13 @@ public final class ImageEntry {
     /** Regular files: how the bytes are made from the streams (FORMAT.md, Streams); 0 is identity. */
     final int transform;
 
-    ImageEntry(int index, int parent, String name, int mode, int uid, int gid, long mtimeSeconds,
-               int mtimeNanos, int childCount, long size, long location, int stream, int transform) {
+    ImageEntry(int index, int parent, byte[] strings, int nameOffset, int nameLength, int mode, int uid, int gid,
+               long mtimeSeconds, int mtimeNanos, int childCount, long size, long location, int stream, int transform) {
         this.index = index;
         this.parent = parent;
-        this.name = name;
+        this.strings = strings;
+        this.nameOffset = nameOffset;
+        this.nameLength = nameLength;
         this.mode = mode;
         this.uid = uid;
         this.gid = gid;
@@ -46,7 +52,13 @@ public final class ImageEntry {
 
     /** The last path component; empty for the root. */
     public String name() {
-        return name;
+        // Racy but safe: every thread computes the same immutable String.
+        String n = name;
+        if (n == null) {
+            n = new String(strings, nameOffset, nameLength, java.nio.charset.StandardCharsets.UTF_8);
+            name = n;
+        }
+        return n;
     }
 
     /** POSIX st_mode: type bits and permission bits. */

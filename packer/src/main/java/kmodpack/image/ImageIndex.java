@@ -103,17 +103,27 @@ final class ImageIndex {
         }
         byte[] stored = new byte[(int) indexStored];
         readFully(ch, ByteBuffer.wrap(stored), indexOffset);
-        if (ImageLayout.crc(stored, 0, stored.length) != h.indexStoredCrc()) {
+        int storedCrc = ImageLayout.crc(stored, 0, stored.length);
+        if (storedCrc != h.indexStoredCrc()) {
             throw new ImageException(file + ": damaged image index (checksum mismatch)");
         }
-        byte[] raw = new byte[(int) indexRaw];
-        try {
-            // The index is one unit: its "block size" is its own length (FORMAT.md, Index).
-            indexCodec.decompress(stored, stored.length, raw, raw.length, raw.length);
-        } catch (ImageException e) {
-            throw new ImageException(file + ": damaged image index (" + e.getMessage() + ")");
+        byte[] raw;
+        int rawCrc;
+        if (indexCodec == Codec.NONE && indexRaw == indexStored) {
+            // Stored raw (kmodpack's version 2 indexes): the same bytes, so the same checksum.
+            raw = stored;
+            rawCrc = storedCrc;
+        } else {
+            raw = new byte[(int) indexRaw];
+            try {
+                // The index is one unit: its "block size" is its own length (FORMAT.md, Index).
+                indexCodec.decompress(stored, stored.length, raw, raw.length, raw.length);
+            } catch (ImageException e) {
+                throw new ImageException(file + ": damaged image index (" + e.getMessage() + ")");
+            }
+            rawCrc = ImageLayout.crc(raw, 0, raw.length);
         }
-        if (ImageLayout.crc(raw, 0, raw.length) != h.indexRawCrc()) {
+        if (rawCrc != h.indexRawCrc()) {
             throw new ImageException(file + ": damaged image index (checksum mismatch after decoding)");
         }
         if (raw.length < IndexHeader.SIZE) {
@@ -201,7 +211,7 @@ final class ImageIndex {
 
         blocks = new BlockRecord[blockCount];
         for (int b = 0; b < blockCount; b++) {
-            BlockRecord r = BlockRecord.decode(index, ih.blocksAt() + b * BlockRecord.SIZE);
+            BlockRecord r = BlockRecord.decode(index.array(), (int) ih.blocksAt() + b * BlockRecord.SIZE);
             blocks[b] = r;
             long len = Integer.toUnsignedLong(r.storedLength());
             StreamInfo stream = streams[blockStream[b]];
@@ -219,16 +229,25 @@ final class ImageIndex {
         entries = new ImageEntry[entryCount];
         nameOffsets = new int[entryCount];
         nameLengths = new int[entryCount];
-        int entriesAt = (int) ih.entriesAt();
-        for (int i = 0; i < entryCount; i++) {
-            EntryRecord r = EntryRecord.decode(index, entriesAt + i * EntryRecord.SIZE);
-            String name = i == 0 ? "" : string(r.nameOffset(), r.nameLength(), "name");
-            nameOffsets[i] = r.nameOffset();
-            nameLengths[i] = r.nameLength();
-            int childCount = r.childCountOrLayout();
+        // Every command reads all entries at its start, while the JVM still interprets this loop:
+        // the fields are read straight from the bytes (EntryRecord's offsets), names are decoded
+        // only when asked for.
+        byte[] b = index.array();
+        int at = (int) ih.entriesAt();
+        for (int i = 0; i < entryCount; i++, at += EntryRecord.SIZE) {
+            int parent = ImageLayout.u32(b, at + EntryRecord.PARENT_AT);
+            int nameOffset = ImageLayout.u32(b, at + EntryRecord.NAME_OFFSET_AT);
+            int nameLength = ImageLayout.u32(b, at + EntryRecord.NAME_LENGTH_AT);
+            int mode = ImageLayout.u32(b, at + EntryRecord.MODE_AT);
+            int childCount = ImageLayout.u32(b, at + EntryRecord.CHILD_COUNT_OR_LAYOUT_AT);
+            if (i == 0 ? parent != 0 || nameLength != 0 : !ImageFormat.validName(strings, nameOffset, nameLength)) {
+                throw damagedIndex("entry " + i + " has a bad name");
+            }
+            nameOffsets[i] = nameOffset;
+            nameLengths[i] = nameLength;
             int stream = 0;
             int transform = ImageFormat.TRANSFORM_IDENTITY;
-            if (!v1 && (r.mode() & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
+            if (!v1 && (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
                 // Version 2: a regular file's child count field is its layout word.
                 transform = ImageLayout.transformOf(childCount);
                 stream = ImageLayout.streamOf(childCount);
@@ -237,11 +256,10 @@ final class ImageIndex {
                 }
                 childCount = 0;
             }
-            entries[i] = new ImageEntry(i, r.parent(), name, r.mode(), r.uid(), r.gid(), r.mtimeSeconds(),
-                    r.mtimeNanos(), childCount, r.size(), r.location(), stream, transform);
-            if (i == 0 ? r.parent() != 0 || r.nameLength() != 0 : !ImageFormat.validName(strings, r.nameOffset(), r.nameLength())) {
-                throw damagedIndex("entry " + i + " has a bad name");
-            }
+            entries[i] = new ImageEntry(i, parent, strings, nameOffset, i == 0 ? 0 : nameLength, mode,
+                    ImageLayout.u32(b, at + EntryRecord.UID_AT), ImageLayout.u32(b, at + EntryRecord.GID_AT), ImageLayout.s64(b, at + EntryRecord.MTIME_SECONDS_AT),
+                    ImageLayout.u32(b, at + EntryRecord.MTIME_NANOS_AT), childCount, ImageLayout.s64(b, at + EntryRecord.SIZE_AT),
+                    ImageLayout.s64(b, at + EntryRecord.LOCATION_AT), stream, transform);
         }
         checkTree();
     }

@@ -192,6 +192,12 @@ public final class ImageLayout {
                     b.getInt(at + STORED_CRC_AT), b.getInt(at + RAW_CRC_AT));
         }
 
+        /** The same from the index's bytes, as the reader decodes every block at its start. */
+        static BlockRecord decode(byte[] b, int at) {
+            return new BlockRecord(s64(b, at + OFFSET_AT), u32(b, at + STORED_LENGTH_AT), u32(b, at + FLAGS_AT),
+                    u32(b, at + STORED_CRC_AT), u32(b, at + RAW_CRC_AT));
+        }
+
         public void encode(ByteBuffer b, int at) {
             b.putLong(at + OFFSET_AT, offset).putInt(at + STORED_LENGTH_AT, storedLength).putInt(at + FLAGS_AT, flags)
                     .putInt(at + STORED_CRC_AT, storedCrc).putInt(at + RAW_CRC_AT, rawCrc);
@@ -253,5 +259,19 @@ public final class ImageLayout {
     /** Bits 24-31 of a layout word, which must be zero. */
     public static int layoutReserved(int layoutWord) {
         return layoutWord >>> 24;
+    }
+
+    /**
+     * The little-endian 32-bit field at {@code at}, in plain byte arithmetic: the reader decodes
+     * every block and entry of the index at its start, while the JVM still interprets, and a
+     * ByteBuffer's getInt is several calls deep there.
+     */
+    static int u32(byte[] b, int at) {
+        return b[at] & 0xff | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | b[at + 3] << 24;
+    }
+
+    /** The little-endian 64-bit field at {@code at}. */
+    static long s64(byte[] b, int at) {
+        return u32(b, at) & 0xffffffffL | (long) u32(b, at + 4) << 32;
     }
 }
