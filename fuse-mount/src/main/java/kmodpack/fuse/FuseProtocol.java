@@ -173,7 +173,14 @@ final class FuseProtocol {
                 if (n < IN_BODY) {
                     continue;
                 }
-                int replyLength = answer(in, out, data);
+                int replyLength;
+                try {
+                    replyLength = answer(in, out, data);
+                } catch (RuntimeException e) {
+                    // A request this server cannot make sense of fails alone; the others go on.
+                    log.error(mountPoint + ": request " + in.getInt(IN_OPCODE) + " failed: " + e);
+                    replyLength = error(out, EIO);
+                }
                 if (replyLength > 0) {
                     out.putInt(OUT_LEN, replyLength);
                     out.putLong(OUT_UNIQUE, in.getLong(IN_UNIQUE));
@@ -308,7 +315,8 @@ final class FuseProtocol {
         out.putInt(OUT_BODY + INIT_FLAGS, in.getInt(IN_BODY + INIT_FLAGS) & wanted);
         out.putInt(OUT_BODY + INIT_OUT_MAX_WRITE, 4096);
         out.putInt(OUT_BODY + INIT_OUT_TIME_GRAN, 1);
-        return OUT_BODY + INIT_OUT_SIZE;
+        // Kernels before 7.23 expect the record as it was then, and refuse a longer one.
+        return OUT_BODY + (minor < 5 ? 8 : minor < 23 ? 24 : INIT_OUT_SIZE);
     }
 
     /** The name in a request: NUL-terminated after the header and {@code skip} bytes of record. */
