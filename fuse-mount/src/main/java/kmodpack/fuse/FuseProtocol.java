@@ -96,7 +96,8 @@ final class FuseProtocol {
                     LinuxCalls.cString(MountOptions.TYPE), options.flags(), LinuxCalls.cString(data));
         } catch (LastErrorException e) {
             LinuxCalls.close(fd);
-            throw new MountException("cannot mount " + source + " on " + mountPoint + ": " + LinuxCalls.message(e.getErrorCode()));
+            String why = "cannot mount " + source + " on " + mountPoint + ": " + LinuxCalls.message(e.getErrorCode());
+            throw e.getErrorCode() == EPERM ? new NotPermitted(why) : new MountException(why);
         }
         FuseProtocol s = new FuseProtocol(view, mountPoint, source, fd, log);
         s.running.set(threads);
@@ -120,6 +121,13 @@ final class FuseProtocol {
         return s;
     }
 
+    /** mount(2) refused with EPERM (root without CAP_SYS_ADMIN, as in some containers): libfuse's setuid helper may still mount. */
+    static final class NotPermitted extends MountException {
+        NotPermitted(String message) {
+            super(message);
+        }
+    }
+
     /** For class-data archives: the classes and binding a start uses, without mounting anything. */
     static void rehearse() {
         mayMount();
@@ -128,7 +136,11 @@ final class FuseProtocol {
         error(b, ENOENT);
     }
 
-    /** Whether mount(2) may be tried at all: only a privileged process may mount a FUSE file system itself. */
+    /**
+     * Whether mount(2) is worth trying: root may mount a FUSE file system itself (where it lacks
+     * CAP_SYS_ADMIN, mount(2) says so and the libfuse server takes over); other users go through
+     * libfuse's setuid fusermount.
+     */
     static boolean mayMount() {
         return LinuxCalls.getuid() == 0;
     }

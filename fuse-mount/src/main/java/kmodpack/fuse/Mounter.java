@@ -142,11 +142,17 @@ public final class Mounter {
             kmodpack.image.Codec.preferNativeDecodersSoon();
             boolean direct = plan.kernelOptions() != null && !LIBFUSE.equals(System.getenv(SERVER_SWITCH)) && FuseProtocol.mayMount();
             ImageView view = new ImageView(img, Files.size(plan.image()), log, Runtime.getRuntime().availableProcessors());
+            awaitUnmount = null;
             if (direct) {
                 int threads = servingThreads(Runtime.getRuntime().availableProcessors());
-                FuseProtocol server = FuseProtocol.start(view, plan.mountPoint(), plan.kernelOptions(), threads, log);
-                awaitUnmount = () -> await(server::awaitUnmount);
-            } else {
+                try {
+                    FuseProtocol server = FuseProtocol.start(view, plan.mountPoint(), plan.kernelOptions(), threads, log);
+                    awaitUnmount = () -> await(server::awaitUnmount);
+                } catch (FuseProtocol.NotPermitted e) {
+                    // left to the libfuse server below
+                }
+            }
+            if (awaitUnmount == null) {
                 checkNameEncoding(img);
                 awaitUnmount = LibfuseMount.start(view, plan, multiThreaded, log);
             }
