@@ -129,8 +129,10 @@ class MountHelperTest {
                 "trap 'fusermount -u -z " + q(libModules.resolve(VER)) + " 2>/dev/null || true' EXIT",
                 "mount -t overlay overlay -o lowerdir=" + q(lib) + ",upperdir=" + q(upper) + ",workdir=" + q(work) + " " + q(lib),
                 "mkdir -p " + q(libModules) + " && mount -t tmpfs tmpfs " + q(libModules),
+                // Only the mount made here: the namespace starts with a copy of the host's mounts.
+                "grep -F ' fuse.kmodpack ' /proc/self/mountinfo | cut -d' ' -f5 | sort > " + q(dir.resolve("before")),
                 "\"$JAVA_HOME/bin/java\" -jar \"$KMODPACK_JAR\" mount " + q(image),
-                "grep -F ' fuse.kmodpack ' /proc/self/mountinfo | cut -d' ' -f5",
+                "grep -F ' fuse.kmodpack ' /proc/self/mountinfo | cut -d' ' -f5 | sort | comm -13 " + q(dir.resolve("before")) + " -",
                 "find " + q(libModules.resolve(VER)) + " | sort",
                 "\"$JAVA_HOME/bin/java\" -jar \"$KMODPACK_JAR\" umount " + q(libModules.resolve(VER)));
         MountSupport.Cmd r = inNamespace(script);

@@ -6,9 +6,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.function.Supplier;
 
 /**
@@ -128,13 +125,43 @@ public final class ModprobeRun {
      * as the same exception.
      */
     private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier, boolean early) {
-        // A named class, not supplier::get: a run's first lambda costs a fresh JVM about 10 ms.
-        FutureTask<ModuleSyscalls> made = new FutureTask<>(new Callable<ModuleSyscalls>() {
+        // A monitor rather than a FutureTask: its VarHandles cost a fresh JVM about 6 ms, which
+        // -D and -n, which never make these calls, would pay too.
+        final class Made implements Runnable {
+            private boolean started;
+            private boolean done;
+            private ModuleSyscalls calls;
+            private Throwable failure;
+
             @Override
-            public ModuleSyscalls call() {
-                return supplier.get();
+            public void run() {
+                synchronized (this) {
+                    if (started) return;
+                    started = true;
+                }
+                ModuleSyscalls c = null;
+                Throwable f = null;
+                try {
+                    c = supplier.get();
+                } catch (RuntimeException | Error e) {
+                    f = e;
+                }
+                synchronized (this) {
+                    calls = c;
+                    failure = f;
+                    done = true;
+                    notifyAll();
+                }
             }
-        });
+
+            synchronized ModuleSyscalls get() throws InterruptedException {
+                while (!done) wait();
+                if (failure instanceof RuntimeException r) throw r;
+                if (failure instanceof Error err) throw err;
+                return calls;
+            }
+        }
+        Made made = new Made();
         if (early) {
             Thread t = new Thread(made, "system calls");
             t.setDaemon(true);
@@ -145,10 +172,6 @@ public final class ModprobeRun {
                 made.run(); // does nothing once started elsewhere
                 try {
                     return made.get();
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException r) throw r;
-                    if (e.getCause() instanceof Error err) throw err;
-                    throw new IllegalStateException(e.getCause());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted while loading the system call library", e);

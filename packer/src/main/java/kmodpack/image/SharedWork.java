@@ -1,10 +1,9 @@
 package kmodpack.image;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * A cache in front of slow work (decoding a block, joining a module) where threads that want the
@@ -29,7 +28,41 @@ public final class SharedWork<K, V> {
     private final String keyName;
     private final Object lock;
     private final Cache<K, V> cache;
-    private final Map<K, CompletableFuture<V>> running = new HashMap<>();
+    private final Map<K, Run<V>> running = new HashMap<>();
+
+    /**
+     * One run in progress, which other threads wait for. A monitor rather than a
+     * CompletableFuture: its VarHandles cost a short command's fresh JVM a few ms, and every
+     * read comes here.
+     */
+    private static final class Run<V> {
+        private boolean done;
+        private V value;
+        private Throwable failure;
+
+        synchronized void finish(V v, Throwable f) {
+            value = v;
+            failure = f;
+            done = true;
+            notifyAll();
+        }
+
+        synchronized V await() throws InterruptedIOException {
+            while (!done) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted");
+                }
+            }
+            return value;
+        }
+
+        synchronized Throwable failure() {
+            return failure;
+        }
+    }
 
     /** {@code keyName} names a key in messages ("block", "entry"). */
     public SharedWork(String keyName, Object lock, Cache<K, V> cache) {
@@ -45,31 +78,32 @@ public final class SharedWork<K, V> {
 
     /** The cached result for {@code key}, the result of a run in progress, or {@code work}'s, stored. */
     public V get(K key, Work<V> work) throws IOException {
-        CompletableFuture<V> mine;
-        CompletableFuture<V> theirs;
+        Run<V> mine;
+        Run<V> theirs;
         synchronized (lock) {
             V hit = cache.find(key);
             if (hit != null) {
                 return hit;
             }
             theirs = running.get(key);
-            mine = theirs == null ? new CompletableFuture<>() : null;
+            mine = theirs == null ? new Run<>() : null;
             if (mine != null) {
                 running.put(key, mine);
             }
         }
         if (theirs != null) {
-            try {
-                return theirs.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                if (e.getCause() instanceof Error err) {
-                    throw err;
-                }
-                throw new ImageException(keyName + " " + key + ": " + e.getCause(), e.getCause());
+            V v = theirs.await();
+            Throwable f = theirs.failure();
+            if (f == null) {
+                return v;
             }
+            if (f instanceof IOException io) {
+                throw io;
+            }
+            if (f instanceof Error err) {
+                throw err;
+            }
+            throw new ImageException(keyName + " " + key + ": " + f, f);
         }
         V value;
         try {
@@ -78,14 +112,14 @@ public final class SharedWork<K, V> {
             synchronized (lock) {
                 running.remove(key);
             }
-            mine.completeExceptionally(e);
+            mine.finish(null, e);
             throw e;
         }
         synchronized (lock) {
             cache.store(key, value);
             running.remove(key);
         }
-        mine.complete(value);
+        mine.finish(value, null);
         return value;
     }
 }
