@@ -139,7 +139,6 @@ public final class Mounter {
                 Background.detachSession();
             }
             SwitchableLog log = new SwitchableLog(ServerLog.to(System.err));
-            kmodpack.image.Codec.preferNativeDecodersSoon();
             boolean direct = plan.kernelOptions() != null && !LIBFUSE.equals(System.getenv(SERVER_SWITCH)) && FuseProtocol.mayMount();
             ImageView view = new ImageView(img, Files.size(plan.image()), log, Runtime.getRuntime().availableProcessors());
             awaitUnmount = null;
@@ -160,6 +159,9 @@ public final class Mounter {
                 log.target = ServerLog.syslog();
                 Background.reportReady();
             }
+            // Only now: loading them (lz4-java unpacks its library) took a core from the start.
+            // Until they are in, blocks are decoded in Java.
+            kmodpack.image.Codec.preferNativeDecodersSoon();
         } catch (IOException | RuntimeException e) {
             img.close();
             throw e;
