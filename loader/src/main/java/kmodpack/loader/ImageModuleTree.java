@@ -20,6 +20,9 @@ public final class ImageModuleTree implements ModuleTree {
     }
 
     public static ImageModuleTree open(Path file) throws IOException {
+        // Every lookup reads libkmod's indexes from the hot stream's lz4 blocks: lz4-java sets
+        // itself up on the second core while this one reads the image's index.
+        kmodpack.image.Codec.prepareLz4Soon();
         return new ImageModuleTree(ModuleImage.open(file), file);
     }
 

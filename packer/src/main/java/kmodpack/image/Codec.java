@@ -277,7 +277,28 @@ public enum Codec {
      * (the loader, before it reads a closure): LZMA2 decodes in Java until it is in.
      */
     public static void loadNativeXzSoon() {
-        inBackground("liblzma", NativeLzma::available);
+        // Runnables as named classes, not lambdas: a short command's first lambda costs a fresh
+        // JVM about 10 ms of method-handle set-up.
+        inBackground("liblzma", new Runnable() {
+            @Override
+            public void run() {
+                NativeLzma.available();
+            }
+        });
+    }
+
+    /**
+     * Sets lz4-java's decoder up on a thread of its own, for a reader that will soon decode lz4
+     * blocks (a module lookup in the hot stream): its factory finds its classes by reflection and
+     * tests them on a sample, 5-8 ms of a fresh JVM that can overlap the reading of the index.
+     */
+    public static void prepareLz4Soon() {
+        inBackground("lz4", new Runnable() {
+            @Override
+            public void run() {
+                lz4Decompressor();
+            }
+        });
     }
 
     private static void inBackground(String name, Runnable r) {
