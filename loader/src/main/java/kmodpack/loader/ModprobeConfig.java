@@ -60,19 +60,26 @@ public final class ModprobeConfig {
                 insertSorted(files, new ConfFile(base, p, hp, false));
                 continue;
             }
-            try (DirectoryStream<Path> ds = Files.newDirectoryStream(hp)) {
-                for (Path f : ds) {
-                    String fn = f.getFileName().toString();
-                    if (fn.startsWith(".")) continue;
-                    if (fn.length() < 6 || (!fn.endsWith(".conf") && !fn.endsWith(".alias"))) continue;
-                    if (Files.isDirectory(f)) {
-                        log.always(Log.ERR, "Directories inside directories are not supported: " + p + "/" + fn);
-                        continue;
-                    }
-                    insertSorted(files, new ConfFile(fn, p + "/" + fn, f, false));
+            // java.io.File's list, not a DirectoryStream: on JDK 25 that one's first use spins a
+            // lambda, about 10 ms of a fresh JVM. The stream only says why a directory cannot be read.
+            String[] names = hp.toFile().list();
+            if (names == null) {
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(hp)) {
+                    names = new String[0];
+                } catch (IOException e) {
+                    log.always(Log.ERR, "opendir(" + p + "): " + e.getMessage());
+                    continue;
                 }
-            } catch (IOException e) {
-                log.always(Log.ERR, "opendir(" + p + "): " + e.getMessage());
+            }
+            for (String fn : names) {
+                if (fn.startsWith(".")) continue;
+                if (fn.length() < 6 || (!fn.endsWith(".conf") && !fn.endsWith(".alias"))) continue;
+                Path f = hp.resolve(fn);
+                if (Files.isDirectory(f)) {
+                    log.always(Log.ERR, "Directories inside directories are not supported: " + p + "/" + fn);
+                    continue;
+                }
+                insertSorted(files, new ConfFile(fn, p + "/" + fn, f, false));
             }
         }
         for (ConfFile f : files) {
