@@ -117,18 +117,14 @@ public final class Main implements Runnable {
     /** {@code info IMAGE} without picocli, with the messages and exit codes it would give. */
     static int runInfo(String image) {
         InfoCommand info = new InfoCommand();
-        try {
-            info.image = java.nio.file.Path.of(image);
-            return info.call();
-        } catch (ExitException e) {
-            System.err.println("kmodpack: " + describe(e));
-            System.err.flush();
-            return e.code;
-        } catch (Throwable t) {
-            return fail(t);
-        } finally {
-            System.out.flush();
-        }
+        // A named class, not a lambda: the first lambda costs a fresh JVM about 10 ms.
+        return callWithoutModel(new java.util.concurrent.Callable<Integer>() {
+            @Override
+            public Integer call() throws Exception {
+                info.image = java.nio.file.Path.of(image);
+                return info.call();
+            }
+        });
     }
 
     /** Reports an error that escaped the command as one line (and its stack trace with --debug). */

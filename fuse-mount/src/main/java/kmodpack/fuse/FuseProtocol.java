@@ -7,14 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import com.sun.jna.LastErrorException;
@@ -107,7 +103,7 @@ final class FuseProtocol {
             t.start();
         }
         try {
-            s.awaitReady();
+            MountProbe.awaitRoot(s.mountPoint);
         } catch (MountException e) {
             // No mount that does not answer stays behind: its serving threads then end.
             try {
@@ -454,28 +450,6 @@ final class FuseProtocol {
         out.putInt(OUT_BODY + STATFS_NAMELEN, 255);
         out.putInt(OUT_BODY + STATFS_FRSIZE, (int) bs);
         return OUT_BODY + STATFS_SIZE;
-    }
-
-    /** Waits for the mount point to answer with the image's root (inode 1). */
-    private void awaitReady() throws MountException {
-        FutureTask<Object> probe = new FutureTask<>(() ->
-                Files.getAttribute(mountPoint, "unix:ino", LinkOption.NOFOLLOW_LINKS));
-        Thread t = new Thread(probe, "kmodpack-probe");
-        t.setDaemon(true);
-        t.start();
-        try {
-            Object ino = probe.get(60, TimeUnit.SECONDS);
-            if (!Long.valueOf(ROOT_ID).equals(ino)) {
-                throw new MountException(mountPoint + ": the mount does not answer with the image's root (inode " + ino + ")");
-            }
-        } catch (TimeoutException e) {
-            throw new MountException(mountPoint + ": the mount did not answer within 60 s");
-        } catch (ExecutionException e) {
-            throw new MountException(mountPoint + ": the mount does not answer (" + e.getCause().getMessage() + ")");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MountException(mountPoint + ": interrupted while waiting for the mount");
-        }
     }
 
     /** Blocks until the file system is unmounted (by umount, fusermount -u or a signal). */

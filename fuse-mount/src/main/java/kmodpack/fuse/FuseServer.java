@@ -3,14 +3,10 @@ package kmodpack.fuse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 import jnr.ffi.Memory;
@@ -58,7 +54,7 @@ public final class FuseServer {
         FuseServer s = new FuseServer(fs, mountPoint, multiThreaded, log);
         s.mount(libfuseOptions);
         s.startLoop();
-        s.awaitReady();
+        MountProbe.awaitRoot(s.mountPoint);
         java.lang.Runtime.getRuntime().addShutdownHook(new Thread(s::stopOnSignal, "kmodpack-unmount"));
         return s;
     }
@@ -211,28 +207,6 @@ public final class FuseServer {
             // closing a read-only file
         }
         finished.countDown();
-    }
-
-    /** Waits for the mount point to answer with the image's root (inode 1). */
-    private void awaitReady() throws MountException {
-        FutureTask<Object> probe = new FutureTask<>(() ->
-                Files.getAttribute(mountPoint, "unix:ino", LinkOption.NOFOLLOW_LINKS));
-        Thread t = new Thread(probe, "kmodpack-probe");
-        t.setDaemon(true);
-        t.start();
-        try {
-            Object ino = probe.get(60, TimeUnit.SECONDS);
-            if (!Long.valueOf(1).equals(ino)) {
-                throw new MountException(mountPoint + ": the mount does not answer with the image's root (inode " + ino + ")");
-            }
-        } catch (TimeoutException e) {
-            throw new MountException(mountPoint + ": the mount did not answer within 60 s");
-        } catch (ExecutionException e) {
-            throw new MountException(mountPoint + ": the mount does not answer (" + e.getCause().getMessage() + ")");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MountException(mountPoint + ": interrupted while waiting for the mount");
-        }
     }
 
     /** Blocks until the file system is unmounted (by umount, fusermount -u or a signal). */
