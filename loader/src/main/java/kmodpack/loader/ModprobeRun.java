@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Supplier;
 
+import kmodpack.image.Outcome;
+
 /**
  * Sets up one modprobe run: finds the image, reads the configuration, and runs {@link Modprobe}.
  * The command line only parses arguments and calls {@link #run}.
@@ -125,13 +127,11 @@ public final class ModprobeRun {
      * as the same exception.
      */
     private static ModuleSyscalls lazy(Supplier<ModuleSyscalls> supplier, boolean early) {
-        // A monitor rather than a FutureTask: its VarHandles cost a fresh JVM about 6 ms, which
+        // An Outcome rather than a FutureTask: its VarHandles cost a fresh JVM about 6 ms, which
         // -D and -n, which never make these calls, would pay too.
         final class Made implements Runnable {
             private boolean started;
-            private boolean done;
-            private ModuleSyscalls calls;
-            private Throwable failure;
+            private final Outcome<ModuleSyscalls> made = new Outcome<>();
 
             @Override
             public void run() {
@@ -139,26 +139,18 @@ public final class ModprobeRun {
                     if (started) return;
                     started = true;
                 }
-                ModuleSyscalls c = null;
-                Throwable f = null;
                 try {
-                    c = supplier.get();
+                    made.set(supplier.get(), null);
                 } catch (RuntimeException | Error e) {
-                    f = e;
-                }
-                synchronized (this) {
-                    calls = c;
-                    failure = f;
-                    done = true;
-                    notifyAll();
+                    made.set(null, e);
                 }
             }
 
-            synchronized ModuleSyscalls get() throws InterruptedException {
-                while (!done) wait();
-                if (failure instanceof RuntimeException r) throw r;
-                if (failure instanceof Error err) throw err;
-                return calls;
+            ModuleSyscalls get() throws InterruptedException {
+                made.await();
+                if (made.failure() instanceof RuntimeException r) throw r;
+                if (made.failure() instanceof Error err) throw err;
+                return made.value();
             }
         }
         Made made = new Made();

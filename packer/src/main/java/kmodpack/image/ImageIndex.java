@@ -230,24 +230,21 @@ final class ImageIndex {
         nameOffsets = new int[entryCount];
         nameLengths = new int[entryCount];
         // Every command reads all entries at its start, while the JVM still interprets this loop:
-        // the fields are read straight from the bytes (EntryRecord's offsets), names are decoded
-        // only when asked for.
+        // the records are decoded from the index's bytes (see ImageLayout.u32), and names only
+        // when asked for.
         byte[] b = index.array();
-        int at = (int) ih.entriesAt();
-        for (int i = 0; i < entryCount; i++, at += EntryRecord.SIZE) {
-            int parent = ImageLayout.u32(b, at + EntryRecord.PARENT_AT);
-            int nameOffset = ImageLayout.u32(b, at + EntryRecord.NAME_OFFSET_AT);
-            int nameLength = ImageLayout.u32(b, at + EntryRecord.NAME_LENGTH_AT);
-            int mode = ImageLayout.u32(b, at + EntryRecord.MODE_AT);
-            int childCount = ImageLayout.u32(b, at + EntryRecord.CHILD_COUNT_OR_LAYOUT_AT);
-            if (i == 0 ? parent != 0 || nameLength != 0 : !ImageFormat.validName(strings, nameOffset, nameLength)) {
+        int entriesAt = (int) ih.entriesAt();
+        for (int i = 0; i < entryCount; i++) {
+            EntryRecord r = EntryRecord.decode(b, entriesAt + i * EntryRecord.SIZE);
+            if (i == 0 ? r.parent() != 0 || r.nameLength() != 0 : !ImageFormat.validName(strings, r.nameOffset(), r.nameLength())) {
                 throw damagedIndex("entry " + i + " has a bad name");
             }
-            nameOffsets[i] = nameOffset;
-            nameLengths[i] = nameLength;
+            nameOffsets[i] = r.nameOffset();
+            nameLengths[i] = r.nameLength();
+            int childCount = r.childCountOrLayout();
             int stream = 0;
             int transform = ImageFormat.TRANSFORM_IDENTITY;
-            if (!v1 && (mode & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
+            if (!v1 && (r.mode() & ImageFormat.S_IFMT) == ImageFormat.S_IFREG) {
                 // Version 2: a regular file's child count field is its layout word.
                 transform = ImageLayout.transformOf(childCount);
                 stream = ImageLayout.streamOf(childCount);
@@ -256,10 +253,8 @@ final class ImageIndex {
                 }
                 childCount = 0;
             }
-            entries[i] = new ImageEntry(i, parent, strings, nameOffset, i == 0 ? 0 : nameLength, mode,
-                    ImageLayout.u32(b, at + EntryRecord.UID_AT), ImageLayout.u32(b, at + EntryRecord.GID_AT), ImageLayout.s64(b, at + EntryRecord.MTIME_SECONDS_AT),
-                    ImageLayout.u32(b, at + EntryRecord.MTIME_NANOS_AT), childCount, ImageLayout.s64(b, at + EntryRecord.SIZE_AT),
-                    ImageLayout.s64(b, at + EntryRecord.LOCATION_AT), stream, transform);
+            entries[i] = new ImageEntry(i, r.parent(), strings, r.nameOffset(), r.nameLength(), r.mode(), r.uid(), r.gid(),
+                    r.mtimeSeconds(), r.mtimeNanos(), childCount, r.size(), r.location(), stream, transform);
         }
         checkTree();
     }

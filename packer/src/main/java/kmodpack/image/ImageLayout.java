@@ -234,6 +234,14 @@ public final class ImageLayout {
                     b.getLong(at + LOCATION_AT));
         }
 
+        /** The same from the index's bytes, as the reader decodes every entry at its start. */
+        static EntryRecord decode(byte[] b, int at) {
+            return new EntryRecord(u32(b, at + PARENT_AT), u32(b, at + NAME_OFFSET_AT), u32(b, at + NAME_LENGTH_AT),
+                    u32(b, at + MODE_AT), u32(b, at + UID_AT), u32(b, at + GID_AT), s64(b, at + MTIME_SECONDS_AT),
+                    u32(b, at + MTIME_NANOS_AT), u32(b, at + CHILD_COUNT_OR_LAYOUT_AT), s64(b, at + SIZE_AT),
+                    s64(b, at + LOCATION_AT));
+        }
+
         public void encode(ByteBuffer b, int at) {
             b.putInt(at + PARENT_AT, parent).putInt(at + NAME_OFFSET_AT, nameOffset).putInt(at + NAME_LENGTH_AT, nameLength)
                     .putInt(at + MODE_AT, mode).putInt(at + UID_AT, uid).putInt(at + GID_AT, gid)

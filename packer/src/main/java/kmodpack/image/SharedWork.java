@@ -28,41 +28,7 @@ public final class SharedWork<K, V> {
     private final String keyName;
     private final Object lock;
     private final Cache<K, V> cache;
-    private final Map<K, Run<V>> running = new HashMap<>();
-
-    /**
-     * One run in progress, which other threads wait for. A monitor rather than a
-     * CompletableFuture: its VarHandles cost a short command's fresh JVM a few ms, and every
-     * read comes here.
-     */
-    private static final class Run<V> {
-        private boolean done;
-        private V value;
-        private Throwable failure;
-
-        synchronized void finish(V v, Throwable f) {
-            value = v;
-            failure = f;
-            done = true;
-            notifyAll();
-        }
-
-        synchronized V await() throws InterruptedIOException {
-            while (!done) {
-                try {
-                    wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted");
-                }
-            }
-            return value;
-        }
-
-        synchronized Throwable failure() {
-            return failure;
-        }
-    }
+    private final Map<K, Outcome<V>> running = new HashMap<>();
 
     /** {@code keyName} names a key in messages ("block", "entry"). */
     public SharedWork(String keyName, Object lock, Cache<K, V> cache) {
@@ -78,24 +44,29 @@ public final class SharedWork<K, V> {
 
     /** The cached result for {@code key}, the result of a run in progress, or {@code work}'s, stored. */
     public V get(K key, Work<V> work) throws IOException {
-        Run<V> mine;
-        Run<V> theirs;
+        Outcome<V> mine;
+        Outcome<V> theirs;
         synchronized (lock) {
             V hit = cache.find(key);
             if (hit != null) {
                 return hit;
             }
             theirs = running.get(key);
-            mine = theirs == null ? new Run<>() : null;
+            mine = theirs == null ? new Outcome<>() : null;
             if (mine != null) {
                 running.put(key, mine);
             }
         }
         if (theirs != null) {
-            V v = theirs.await();
+            try {
+                theirs.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted");
+            }
             Throwable f = theirs.failure();
             if (f == null) {
-                return v;
+                return theirs.value();
             }
             if (f instanceof IOException io) {
                 throw io;
@@ -112,14 +83,14 @@ public final class SharedWork<K, V> {
             synchronized (lock) {
                 running.remove(key);
             }
-            mine.finish(null, e);
+            mine.set(null, e);
             throw e;
         }
         synchronized (lock) {
             cache.store(key, value);
             running.remove(key);
         }
-        mine.finish(value, null);
+        mine.set(value, null);
         return value;
     }
 }
